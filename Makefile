@@ -1,0 +1,43 @@
+# werk — the same targets run on a laptop, a fresh machine and in CI.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install services check fmt test bench demo clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[all,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	@bash scripts/services.sh
+
+check: install
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src tests bench
+	$(BIN)/lint-imports
+
+fmt: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+test: install services check
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+bench: install services
+	@bash scripts/influxdb.sh
+	$(BIN)/python -m bench
+
+demo: install
+	$(BIN)/werk demo
+
+clean:
+	rm -rf $(VENV) .werk .mypy_cache .ruff_cache .pytest_cache

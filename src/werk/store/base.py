@@ -1,0 +1,265 @@
+"""Define the Store protocol that every backend implements, and the values it returns.
+
+Two backends implement it in lockstep, checked by one conformance suite
+(``tests/store/test_conformance.py``): DuckDB (embedded default, one file) and PostgreSQL (server,
+tables partitioned by time, binary COPY for writes). A query exists for both or for neither.
+
+The store is synchronous: DuckDB and psycopg are blocking libraries. Async callers (the API) run
+store calls in ``asyncio.to_thread``.
+
+Tables returned are Arrow tables; timestamps are ``timestamp[ns, UTC]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+
+
+class Agg(StrEnum):
+    """Aggregations a range read can downsample with."""
+
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    FIRST = "first"
+    LAST = "last"
+    COUNT = "count"
+    TWA = "twa"
+    """Time-weighted average: each value holds until the next sample (step, last value carried)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write did.
+
+    Attributes:
+        batch_key: The idempotency key the batch was written under.
+        duplicate: True when the key had been committed before and nothing was stored now.
+        samples: Samples stored by the original commit of this key.
+        events: Events stored by the original commit of this key.
+        new_series: Series registered by this call (0 for a duplicate).
+        committed_at: When the original commit happened.
+    """
+
+    batch_key: str
+    duplicate: bool
+    samples: int
+    events: int
+    new_series: int
+    committed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What ``werk store info`` prints."""
+
+    backend: str
+    url: str
+    schema_version: int
+    series: int
+    samples: int
+    events: int
+    dead_letters: int
+    batches: int
+    size_bytes: int | None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Rejected input kept with the reason it was rejected."""
+
+    id: int
+    received_at: datetime
+    source: str
+    key: str
+    reason: str
+    batch_key: str | None
+    location: str | None
+    """Where in the payload: ``row 17, column value`` or ``field ts``."""
+    payload: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored API key (the secret itself is never stored, only its hash)."""
+
+    id: int
+    name: str
+    role: str
+    """``admin`` | ``edge`` | ``engineer`` | ``viewer``."""
+    edge: str | None
+    prefix: str
+    """First characters of the secret, to tell keys apart in listings."""
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRule:
+    """Keep samples and events under ``prefix`` for ``keep``; older ones are deleted."""
+
+    prefix: str
+    keep: timedelta
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The storage every part of werk reads and writes through."""
+
+    backend: str
+    url: str
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Bring the schema to the newest version; return the version now in force."""
+        ...
+
+    def schema_version(self) -> int:
+        """Return the schema version in force (0 for an empty database)."""
+        ...
+
+    def info(self) -> StoreInfo:
+        """Return counts and sizes."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+    # -- writes ----------------------------------------------------------------------------
+    def write(
+        self,
+        batch_key: str,
+        samples: pa.Table | None = None,
+        events: pa.Table | None = None,
+        *,
+        source: str = "",
+    ) -> WriteResult:
+        """Store one batch atomically and idempotently.
+
+        ``samples`` follows :data:`werk.samples.SAMPLE_SCHEMA` (optionally with ``status``),
+        ``events`` follows :data:`werk.samples.EVENT_SCHEMA`; both are already validated. Unknown
+        series are registered. Either everything of the batch and its ledger entry commit, or
+        nothing does. A ``batch_key`` committed before is not stored again: the result of the
+        original commit is returned with ``duplicate=True``.
+
+        Raises:
+            StoreUnavailable: the database cannot be reached; nothing was committed.
+        """
+        ...
+
+    def register_series(self, rows: pa.Table) -> int:
+        """Register or update series metadata: columns path, signal, unit, value_type.
+
+        Return how many series were new.
+        """
+        ...
+
+    def dead_letter(
+        self,
+        *,
+        source: str,
+        key: str,
+        reason: str,
+        batch_key: str | None = None,
+        location: str | None = None,
+        payload: bytes | None = None,
+    ) -> int:
+        """Keep rejected input with its reason; return its id."""
+        ...
+
+    # -- reads -----------------------------------------------------------------------------
+    def series(self, prefix: str | None = None) -> pa.Table:
+        """Return series under ``prefix`` (path equal to or below it): id, path, signal, unit,
+        value_type, sorted by path, signal."""
+        ...
+
+    def latest(self, prefix: str | None = None, signals: list[str] | None = None) -> pa.Table:
+        """Return the newest sample of each series under ``prefix``: path, signal, ts, value,
+        quality. Maintained on write, never a scan of the samples."""
+        ...
+
+    def range(
+        self,
+        path: str,
+        start: datetime,
+        end: datetime,
+        *,
+        signals: list[str] | None = None,
+        descendants: bool = False,
+        bucket: timedelta | None = None,
+        agg: Agg = Agg.AVG,
+        tz: str = "UTC",
+    ) -> pa.Table:
+        """Read samples of ``path`` (and below it when ``descendants``) in ``[start, end)``.
+
+        Without ``bucket``: raw samples (path, signal, ts, value, quality) ordered by path,
+        signal, ts. With ``bucket`` (1 s to 1 week): one row per series and bucket (path, signal,
+        ts = bucket start, value, count), buckets aligned to midnight in ``tz`` (weeks start on
+        Monday), so a day bucket on a DST change day is 23 or 25 hours long. Only GOOD and
+        UNCERTAIN samples enter aggregates. ``twa`` carries the last value before a bucket into it.
+        """
+        ...
+
+    def events(
+        self,
+        prefix: str,
+        start: datetime,
+        end: datetime,
+        *,
+        kinds: list[str] | None = None,
+    ) -> pa.Table:
+        """Return events under ``prefix`` in ``[start, end)`` ordered by ts, path
+        (columns of :data:`werk.samples.EVENT_SCHEMA`)."""
+        ...
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Return the newest dead letters first."""
+        ...
+
+    def ledger_entry(self, batch_key: str) -> WriteResult | None:
+        """Return the committed result of ``batch_key``, or None if it was never committed."""
+        ...
+
+    # -- retention -------------------------------------------------------------------------
+    def set_retention(self, prefix: str, keep: timedelta | None) -> None:
+        """Keep data under ``prefix`` for ``keep`` (None removes the rule)."""
+        ...
+
+    def retention_rules(self) -> list[RetentionRule]:
+        """Return the retention rules, most specific prefix first."""
+        ...
+
+    def apply_retention(self, now: datetime) -> int:
+        """Delete samples and events older than their rule (the most specific prefix wins);
+        return how many rows went."""
+        ...
+
+    # -- API keys --------------------------------------------------------------------------
+    def create_key(
+        self, *, name: str, role: str, edge: str | None, secret_hash: str, prefix: str
+    ) -> ApiKey:
+        """Store a new API key by its hash."""
+        ...
+
+    def keys(self) -> list[ApiKey]:
+        """Return every API key, revoked ones too."""
+        ...
+
+    def key_by_hash(self, secret_hash: str) -> ApiKey | None:
+        """Return the key whose secret has this hash, revoked or not."""
+        ...
+
+    def revoke_key(self, name: str) -> ApiKey:
+        """Revoke the key called ``name``.
+
+        Raises:
+            NotFound: there is no such key.
+        """
+        ...
