@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from werk.samples import Event
+
 
 class MachineState(StrEnum):
     """ISO 22400 machine states the simulator produces (the code in state events)."""
@@ -142,4 +144,13 @@ class SiteView(Protocol):
 
     def now(self) -> datetime:
         """Simulated time (aware, UTC)."""
+        ...
+
+    def events_since(self, cursor: int) -> tuple[int, Sequence[Event]]:
+        """Return the events after ``cursor`` and the new cursor (start with 0).
+
+        Events are state changes, part counts, order and product changes, and scrap found at
+        end-of-line inspection hours after the parts were made (a count event with ``scrap`` set
+        and ``ts`` of production). The MES file drop writes these; other silos read snapshots.
+        """
         ...
