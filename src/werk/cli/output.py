@@ -31,7 +31,9 @@ def emit_json(data: object) -> None:
     print(json.dumps(data, default=_default, indent=2))
 
 
-def emit_rows(rows: Sequence[Mapping[str, Any]], *, as_json: bool, title: str | None = None) -> None:
+def emit_rows(
+    rows: Sequence[Mapping[str, Any]], *, as_json: bool, title: str | None = None
+) -> None:
     """Print rows as a table, or as a JSON list with ``--json``."""
     if as_json:
         emit_json(list(rows))
@@ -43,8 +45,12 @@ def emit_rows(rows: Sequence[Mapping[str, Any]], *, as_json: bool, title: str | 
     for column in rows[0]:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(_default(v) if not isinstance(v, str) else v)
-                        for v in row.values()))
+        table.add_row(
+            *(
+                "" if v is None else str(_default(v) if not isinstance(v, str) else v)
+                for v in row.values()
+            )
+        )
     console.print(table)
 
 

@@ -56,12 +56,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
-        if not self.dev and self.host not in ("127.0.0.1", "localhost", "::1"):
-            if self.admin_key is None:
-                raise ConfigError(
-                    f"binding to {self.host} needs WERK_ADMIN_KEY set (or WERK_DEV=1)",
-                    field="host",
-                )
+        local = self.host in ("127.0.0.1", "localhost", "::1")
+        if not self.dev and not local and self.admin_key is None:
+            raise ConfigError(
+                f"binding to {self.host} needs WERK_ADMIN_KEY set (or WERK_DEV=1)",
+                field="host",
+            )
         return self
 
     def resolved_store_url(self) -> str:

@@ -1,0 +1,50 @@
+"""Build the werk API application from settings: ``create_app(settings)``; nothing at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import werk
+from werk.api import problems
+from werk.api.routes import health, ingest, keys, series
+from werk.ingest import Ingest
+from werk.settings import Settings
+from werk.store import Store, open_store
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """Return the API app; it opens the configured store on start unless one is given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = store is None
+        the_store = store if store is not None else open_store(settings.resolved_store_url())
+        app.state.store = the_store
+        app.state.ingest = Ingest(
+            the_store,
+            max_body_bytes=settings.max_body_bytes,
+            future_tolerance_s=settings.future_tolerance_s,
+        )
+        try:
+            yield
+        finally:
+            if own:
+                the_store.close()
+
+    app = FastAPI(
+        title="werk",
+        version=werk.__version__,
+        summary="Open industrial data platform",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    for router in (health.router, ingest.router, series.router, keys.router):
+        app.include_router(router, prefix="/api/v1")
+    return app

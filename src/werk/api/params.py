@@ -1,0 +1,48 @@
+"""Parse query parameters shared by the read routes: times (absolute or relative) and paths."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from werk.assets.paths import validate_path
+from werk.errors import InvalidInput, PathError
+
+_RELATIVE = re.compile(r"^-(\d+)(s|m|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(value: str, field: str, now: datetime | None = None) -> datetime:
+    """Parse ``now``, a relative time like ``-15m`` / ``-7d``, or ISO 8601 with a time zone."""
+    now = now or datetime.now(UTC)
+    text = value.strip()
+    if text == "now":
+        return now
+    match = _RELATIVE.match(text)
+    if match:
+        return now - timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field}={value!r} is neither ISO 8601, 'now', nor relative like -15m or -7d",
+            key="request.invalid_time",
+            field=field,
+        ) from exc
+    if parsed.tzinfo is None:
+        raise InvalidInput(
+            f"{field}={value!r} has no time zone; add Z or an offset like +01:00",
+            key="request.invalid_time",
+            field=field,
+        )
+    return parsed.astimezone(UTC)
+
+
+def parse_path(value: str | None, field: str = "path") -> str | None:
+    """Validate an optional asset path parameter (empty means everything)."""
+    if value is None or value.strip("/") == "":
+        return None
+    try:
+        return validate_path(value.strip("/"))
+    except PathError as exc:
+        raise InvalidInput(exc.message, key="request.invalid_path", field=field) from exc

@@ -1,0 +1,104 @@
+"""Take batches in: ``POST /api/v1/ingest`` answers 200 only after the batch is committed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel
+
+from werk.api.auth import Writer
+from werk.errors import Forbidden, InvalidInput, PayloadTooLarge
+from werk.ingest import Ingest
+
+router = APIRouter(tags=["ingest"])
+
+
+class IngestPublic(BaseModel):
+    """The acknowledgement of a committed batch (the same for a repeated key)."""
+
+    batch_key: str
+    duplicate: bool
+    samples: int
+    events: int
+    new_series: int
+    committed_at: datetime
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the request body, refusing more than ``limit`` bytes without buffering them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"body of {declared} bytes is over the limit of {limit}", field="Content-Length"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/ingest",
+    operation_id="ingest",
+    summary="Store a batch of samples or events",
+    response_model=IngestPublic,
+    responses={
+        400: {"description": "Undecodable body"},
+        401: {"description": "No, unknown or revoked key"},
+        413: {"description": "Body over the size limit"},
+        415: {"description": "Unknown content type"},
+        422: {"description": "A row breaks the contract (the problem names row and column)"},
+        503: {"description": "Store unavailable; retry the same key later"},
+    },
+)
+async def ingest(
+    request: Request,
+    principal: Writer,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Edge id and sequence number, e.g. 'plant-a:1042'; a repeated key "
+            "is acknowledged and not stored again."
+        ),
+    ] = None,
+) -> IngestPublic:
+    """Store one Arrow IPC stream (samples or events) or one JSON document."""
+    door: Ingest = request.app.state.ingest
+    if principal.edge is not None:
+        if not idempotency_key:
+            raise InvalidInput(
+                "edge keys must send an Idempotency-Key header '<edge>:<sequence>'",
+                key="ingest.missing_idempotency_key",
+                field="Idempotency-Key",
+            )
+        if not idempotency_key.startswith(f"{principal.edge}:"):
+            raise Forbidden(
+                f"Idempotency-Key {idempotency_key!r} must start with this edge's id "
+                f"'{principal.edge}:'",
+                key="ingest.foreign_idempotency_key",
+                field="Idempotency-Key",
+            )
+    body = await read_body(request, door.max_body_bytes)
+    result = await asyncio.to_thread(
+        door.ingest,
+        body,
+        content_type=request.headers.get("content-type"),
+        content_encoding=request.headers.get("content-encoding"),
+        batch_key=idempotency_key,
+        source=principal.name,
+    )
+    return IngestPublic(
+        batch_key=result.batch_key,
+        duplicate=result.duplicate,
+        samples=result.samples,
+        events=result.events,
+        new_series=result.new_series,
+        committed_at=result.committed_at,
+    )

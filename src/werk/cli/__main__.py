@@ -1,0 +1,5 @@
+"""Run the CLI as ``python -m werk.cli``."""
+
+from werk.cli.main import main
+
+main()

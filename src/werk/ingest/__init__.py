@@ -1,0 +1,5 @@
+"""The one door through which data enters werk: decode, validate, dedupe, write."""
+
+from werk.ingest.service import Ingest, IngestResult
+
+__all__ = ["Ingest", "IngestResult"]

@@ -1,0 +1,111 @@
+"""Take a batch through the one ingest door: decode, validate, write, acknowledge after commit.
+
+Rejected input is kept in the store's dead-letter table with the reason and the place, and the
+error is raised for the caller (the API answers it as problem+json). Acknowledgement happens only
+after the store committed the batch and its ledger entry, so a retry of the same key after any
+failure stores the batch exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from werk.errors import InvalidInput
+from werk.ingest.decode import decode, decompress, media_type
+from werk.ingest.validate import validate_events, validate_samples
+from werk.store import Store, WriteResult
+
+DEAD_LETTER_PAYLOAD_MAX: Final = 16 * 1024 * 1024
+"""Bytes of a rejected body kept in the dead-letter table; larger bodies are cut."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The answer to one ingest request."""
+
+    batch_key: str
+    duplicate: bool
+    samples: int
+    events: int
+    new_series: int
+    committed_at: datetime
+
+    @classmethod
+    def of(cls, result: WriteResult) -> IngestResult:
+        """Build from the store's write result."""
+        return cls(
+            batch_key=result.batch_key,
+            duplicate=result.duplicate,
+            samples=result.samples,
+            events=result.events,
+            new_series=result.new_series,
+            committed_at=result.committed_at,
+        )
+
+
+class Ingest:
+    """The ingest door over one store."""
+
+    def __init__(self, store: Store, *, max_body_bytes: int, future_tolerance_s: int) -> None:
+        self.store = store
+        self.max_body_bytes = max_body_bytes
+        self.future_tolerance_s = future_tolerance_s
+
+    @staticmethod
+    def content_key(body: bytes) -> str:
+        """Return the batch key used when a request names none: the body's content hash."""
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def ingest(
+        self,
+        body: bytes,
+        *,
+        content_type: str | None,
+        content_encoding: str | None = None,
+        batch_key: str | None = None,
+        source: str = "",
+    ) -> IngestResult:
+        """Decode, validate and store one batch; return after it is committed.
+
+        Raises:
+            InvalidInput: the body is wrong; it was kept as a dead letter.
+            StoreUnavailable: the store cannot be reached; nothing was committed.
+        """
+        key = batch_key or self.content_key(body)
+        # A retried key is answered from the ledger before any decoding: cheap and exact.
+        seen = self.store.ledger_entry(key)
+        if seen is not None:
+            return IngestResult.of(seen)
+        try:
+            bare = media_type(content_type)
+            raw = decompress(body, content_encoding, self.max_body_bytes)
+            decoded = decode(raw, bare)
+            now = datetime.now(UTC)
+            samples = events = None
+            if decoded.samples is not None and decoded.samples.num_rows:
+                samples = validate_samples(
+                    decoded.samples, now=now, future_tolerance_s=self.future_tolerance_s
+                )
+            if decoded.events is not None and decoded.events.num_rows:
+                events = validate_events(
+                    decoded.events, now=now, future_tolerance_s=self.future_tolerance_s
+                )
+        except InvalidInput as exc:
+            location = ", ".join(
+                f"{k} {exc.fields[k]}"
+                for k in ("row", "column", "field", "line")
+                if k in exc.fields
+            )
+            self.store.dead_letter(
+                source=source,
+                key=exc.key,
+                reason=exc.message,
+                batch_key=key,
+                location=location or None,
+                payload=body[:DEAD_LETTER_PAYLOAD_MAX],
+            )
+            raise
+        return IngestResult.of(self.store.write(key, samples, events, source=source))
