@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from tests.api.conftest import Api
 
+from tests.api.conftest import Api
 from werk.samples import SAMPLE_SCHEMA, UTC_NS, to_ns
 
 ARROW = "application/vnd.apache.arrow.stream"
