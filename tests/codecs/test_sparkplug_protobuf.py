@@ -28,7 +28,7 @@ from werk.codecs.sparkplug import (
 pytest.importorskip("google.protobuf", reason="protobuf (dev extra) is not installed")
 
 # protobuf is an optional test dependency without type stubs in the dev extra.
-from google.protobuf import (  # type: ignore[import-untyped]  # noqa: E402
+from google.protobuf import (  # type: ignore[import-untyped]
     descriptor_pb2,
     descriptor_pool,
     message_factory,
