@@ -1,0 +1,1 @@
+"""Benchmarks of werk, each figure printed beside a peer measured in the same run."""

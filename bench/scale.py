@@ -1,0 +1,91 @@
+"""Hold the sizes of a benchmark run: ``make bench``'s full run and the seconds-long smoke run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """How much data a run moves and how often it repeats each query.
+
+    Attributes:
+        name: ``full`` or ``smoke``.
+        sites: Sites of the fleet (``acme/site-NN``).
+        areas: Areas per site.
+        lines: Lines per area.
+        machines: Machines per line.
+        signals: Signals per machine; sites × areas × lines × machines × signals series.
+        batch_sizes: Samples per ingest request, one ingest phase each.
+        samples_per_phase: Samples each ingest phase sends (rounded down to whole batches).
+        history_machines: Machines of the line that gets 30 days of history.
+        history_signals: Signals per machine of that line.
+        history_days: Days of history.
+        history_interval: Sampling interval of the history.
+        history_batch: Samples per request when loading the history.
+        query_runs: Timed runs per query (after one untimed warm-up); the median is reported.
+        clients: Concurrent client connections for ingest.
+    """
+
+    name: str
+    sites: int
+    areas: int
+    lines: int
+    machines: int
+    signals: int
+    batch_sizes: tuple[int, ...]
+    samples_per_phase: tuple[int, ...]
+    history_machines: int
+    history_signals: int
+    history_days: int
+    history_interval: timedelta
+    history_batch: int
+    query_runs: int
+    clients: int = 2
+
+    @property
+    def series(self) -> int:
+        """Series of the fleet (the history line adds its own)."""
+        return self.sites * self.areas * self.lines * self.machines * self.signals
+
+    def batches(self, phase: int) -> int:
+        """Whole batches ingest phase ``phase`` sends."""
+        return max(1, self.samples_per_phase[phase] // self.batch_sizes[phase])
+
+
+FULL = Scale(
+    name="full",
+    sites=10,
+    areas=5,
+    lines=10,
+    machines=20,
+    signals=10,
+    batch_sizes=(10_000, 100_000),
+    samples_per_phase=(2_000_000, 4_000_000),
+    history_machines=10,
+    history_signals=5,
+    history_days=30,
+    history_interval=timedelta(seconds=60),
+    history_batch=100_000,
+    query_runs=7,
+)
+"""``make bench``: 100k series, batches of 10k and 100k samples, 30 days of one line."""
+
+SMOKE = Scale(
+    name="smoke",
+    sites=2,
+    areas=2,
+    lines=2,
+    machines=5,
+    signals=5,
+    batch_sizes=(100, 1_000),
+    samples_per_phase=(1_000, 4_000),
+    history_machines=2,
+    history_signals=2,
+    history_days=30,
+    history_interval=timedelta(hours=1),
+    history_batch=1_000,
+    query_runs=1,
+)
+"""``python -m bench --smoke``: every row of the full run, in seconds."""

@@ -1,0 +1,318 @@
+"""Run the whole benchmark: each target gets a fresh store, the same rows, the same clients.
+
+Order of a run: generate the rows once; DuckDB append; werk over HTTP into DuckDB (ingest,
+history, queries over HTTP, then on the store directly); PostgreSQL COPY; werk over HTTP into
+PostgreSQL (likewise); InfluxDB (ingest, history, queries). Fresh state for each (a new DuckDB
+file, a new PostgreSQL database, a new InfluxDB database), all dropped at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import psycopg
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bench import query as q
+from bench import report
+from bench.data import Batch, Phase, Workload
+from bench.influx import DEFAULT_URL, Influx, LineProtocol
+from bench.ingest import IngestRow, Payload, WerkHttp, Writer, drive, werk_payloads
+from bench.machine import Machine
+from bench.peers import DuckDBAppend, PostgresCopy
+from bench.report import Results
+from bench.scale import Scale
+from bench.server import Server
+from werk.store import open_store
+
+T = TypeVar("T")
+
+DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(slots=True)
+class Options:
+    """How to run: sizes, where to keep files, which services to use."""
+
+    scale: Scale
+    work_dir: Path
+    pg_admin_url: str = DEFAULT_PG_ADMIN_URL
+    pg_database: str = "werk_bench"
+    influx_url: str = DEFAULT_URL
+    influx_database: str = "werk_bench"
+    compression: str = "zstd"
+    console: Console = field(default_factory=Console)
+
+
+@dataclass(slots=True)
+class Rows:
+    """The run's batches, generated once and handed to every target."""
+
+    warmup: list[Batch]
+    phases: list[tuple[Phase, list[Batch]]]
+    history: list[Batch]
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+class Runner:
+    """One run's state: options, workload, rows, the progress display and the results."""
+
+    def __init__(self, options: Options, progress: Progress) -> None:
+        self.options = options
+        self.scale = options.scale
+        self.progress = progress
+        self.console = progress.console
+        self.workload = Workload.build(options.scale)
+        self.rows = self._generate()
+        self.machine = Machine.describe()
+        self.results = Results(
+            scale=options.scale,
+            machine=self.machine,
+            compression=options.compression,
+            series=self.workload.series.count,
+            history_samples=self.workload.history.samples(self.workload.series),
+        )
+        self.queries = q.queries(self.workload)
+
+    # -- rows --------------------------------------------------------------------------------
+    def _generate(self) -> Rows:
+        w = self.workload
+        total = 1 + sum(p.count for p in w.phases) + w.history.count(w.series)
+        task = self.progress.add_task("generating rows", total=total)
+
+        def tick(batch: Batch) -> Batch:
+            self.progress.advance(task)
+            return batch
+
+        rows = Rows(
+            warmup=[tick(b) for b in w.warmup.batches(w.series)],
+            phases=[(p, [tick(b) for b in p.batches(w.series)]) for p in w.phases],
+            history=[tick(b) for b in w.history.batches(w.series)],
+        )
+        self.progress.remove_task(task)
+        return rows
+
+    # -- measuring ----------------------------------------------------------------------------
+    def _ingest(
+        self,
+        target: str,
+        connect: Callable[[], AbstractContextManager[Writer[T]]],
+        encode: Callable[[Sequence[Batch], int], list[Payload[T]]],
+        *,
+        history: bool,
+    ) -> None:
+        """Warm up, then time every phase, then (untimed, reported) load the history."""
+        system = "werk" if target.startswith("werk") else "peer"
+        seq = 0
+        warm = encode(self.rows.warmup, seq)
+        seq += len(warm)
+        drive(
+            warm,
+            connect,
+            clients=self.scale.clients,
+            progress=self.progress,
+            label=f"{target} · warm-up",
+        )
+        for phase, batches in self.rows.phases:
+            payloads = encode(batches, seq)
+            seq += len(payloads)
+            seconds = drive(
+                payloads,
+                connect,
+                clients=self.scale.clients,
+                progress=self.progress,
+                label=f"{target} · {phase.size:,}/batch",
+            )
+            row = IngestRow(target, system, phase.size, len(batches), phase.samples, seconds)
+            self.results.ingest.append(row)
+            self.console.print(
+                f"{target}, {phase.size:,}/batch: {row.rate:,.0f} samples/s", highlight=False
+            )
+        if history:
+            payloads = encode(self.rows.history, seq)
+            seconds = drive(
+                payloads,
+                connect,
+                clients=self.scale.clients,
+                progress=self.progress,
+                label=f"{target} · history",
+            )
+            samples = sum(b.rows for b in self.rows.history)
+            self.results.loads.append(
+                IngestRow(target, system, self.scale.history_batch, len(payloads), samples, seconds)
+            )
+
+    def _werk_encode(self, batches: Sequence[Batch], seq: int) -> list[Payload[bytes]]:
+        return werk_payloads(
+            batches, edge="bench", first_seq=seq, compression=self.options.compression
+        )
+
+    @staticmethod
+    def _raw_encode(batches: Sequence[Batch], seq: int) -> list[Payload[pa.Table]]:
+        return [Payload(b.raw, b.rows, f"bench:{seq + i}") for i, b in enumerate(batches)]
+
+    def duckdb_peer(self) -> None:
+        """The direct DuckDB append."""
+        peer = DuckDBAppend(self.options.work_dir / "peer.duckdb")
+        try:
+            self._ingest(report.DUCKDB_APPEND, peer.connect, self._raw_encode, history=False)
+            self._check_count(report.DUCKDB_APPEND, peer.count(), history=False)
+        finally:
+            peer.close()
+
+    def werk(self, target: str, store_url: str, store_label: str, http_label: str) -> None:
+        """werk over HTTP: ingest, history, queries over HTTP, then on the store directly."""
+        name = "duckdb" if "duckdb" in store_url else "postgres"
+        log = self.options.work_dir / f"werk-{name}.log"
+        with Server(store_url, self.options.work_dir / f"data-{name}", log) as server:
+            door = WerkHttp(server.url, server.headers)
+            self._ingest(target, door.connect, self._werk_encode, history=True)
+            with httpx.Client(base_url=server.url, headers=server.headers, timeout=600.0) as client:
+                askers = [(query, q.over_http(client, query)) for query in self.queries]
+                self.results.queries += q.measure(
+                    http_label, askers, self.scale.query_runs, self.progress
+                )
+        store = open_store(store_url, migrate=False)
+        try:
+            info = store.info()
+            expected = self._expected(history=True)
+            if info.samples != expected:
+                self.results.notes.append(
+                    f"{target}: the store holds {info.samples:,} samples, expected {expected:,}"
+                )
+            askers = [(query, q.on_store(store, query)) for query in self.queries]
+            self.results.queries += q.measure(
+                store_label, askers, self.scale.query_runs, self.progress
+            )
+        finally:
+            store.close()
+
+    def postgres_peer(self, url: str) -> None:
+        """The direct PostgreSQL binary COPY."""
+        peer = PostgresCopy(url)
+        try:
+            self._ingest(report.POSTGRES_COPY, peer.connect, self._raw_encode, history=False)
+            self._check_count(report.POSTGRES_COPY, peer.count(), history=False)
+        finally:
+            peer.drop()
+
+    def influx(self) -> None:
+        """InfluxDB over HTTP with line protocol: ingest, history, queries."""
+        options = self.options
+        with Influx(options.influx_url, options.influx_database) as influx:
+            if not influx.available():
+                raise RuntimeError(
+                    f"InfluxDB does not answer at {options.influx_url}; run "
+                    "`bash scripts/influxdb.sh` first (make bench does)"
+                )
+            self.machine.versions["InfluxDB"] = influx.version()
+            influx.recreate()
+            try:
+                lines = LineProtocol(self.workload.series)
+
+                def encode(batches: Sequence[Batch], seq: int) -> list[Payload[bytes]]:
+                    return [
+                        Payload(lines.encode(b), b.rows, f"bench:{seq + i}")
+                        for i, b in enumerate(batches)
+                    ]
+
+                @contextmanager
+                def connect() -> Iterator[Writer[bytes]]:
+                    with Influx(options.influx_url, options.influx_database) as own:
+                        yield lambda payload: own.write(payload.body)
+
+                self._ingest(report.INFLUXDB, connect, encode, history=True)
+                count = influx.query("SELECT count(value) FROM samples")
+                self.console.print(f"InfluxDB answered count() over {count.series} series")
+                askers = [(query, q.on_influx(influx, query)) for query in self.queries]
+                self.results.queries += q.measure(
+                    report.Q_INFLUXDB, askers, self.scale.query_runs, self.progress
+                )
+            finally:
+                influx.drop()
+
+    # -- checks ------------------------------------------------------------------------------
+    def _expected(self, *, history: bool) -> int:
+        rows = sum(b.rows for b in self.rows.warmup)
+        rows += sum(b.rows for _, batches in self.rows.phases for b in batches)
+        if history:
+            rows += sum(b.rows for b in self.rows.history)
+        return rows
+
+    def _check_count(self, target: str, stored: int, *, history: bool) -> None:
+        expected = self._expected(history=history)
+        if stored != expected:
+            self.results.notes.append(f"{target}: stored {stored:,} rows, expected {expected:,}")
+
+
+@contextmanager
+def postgres_database(admin_url: str, name: str) -> Iterator[tuple[str, str]]:
+    """Create a fresh database ``name`` (dropping a leftover one); yield its URL and the
+    server's version; drop it afterwards."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        version = conn.execute("SHOW server_version").fetchone()
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}", str(version[0]) if version else "?"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(options: Options) -> Results:
+    """Run every measurement of ``options.scale``; return the results (not yet rendered)."""
+    started = time.perf_counter()
+    work = options.work_dir
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    with _progress(options.console) as progress:
+        runner = Runner(options, progress)
+        runner.duckdb_peer()
+        runner.werk(
+            report.WERK_DUCKDB,
+            f"duckdb:///{(work / 'werk.duckdb').resolve()}",
+            report.Q_DUCKDB_STORE,
+            report.Q_DUCKDB_HTTP,
+        )
+        with postgres_database(options.pg_admin_url, options.pg_database) as (url, version):
+            runner.machine.versions["PostgreSQL"] = version
+            runner.postgres_peer(url)
+            runner.werk(report.WERK_POSTGRES, url, report.Q_POSTGRES_STORE, report.Q_POSTGRES_HTTP)
+        runner.influx()
+    shutil.rmtree(work, ignore_errors=True)
+    runner.results.seconds = time.perf_counter() - started
+    return runner.results
+
+
+def unique_name(prefix: str) -> str:
+    """A database name no other run uses (for concurrent smoke runs)."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
