@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 import werk
 from werk.api import problems
 from werk.api.routes import health, ingest, keys, series
+from werk.errors import WerkError
 from werk.ingest import Ingest
 from werk.settings import Settings
 from werk.store import Store, open_store
+
+log = logging.getLogger("werk.api")
+
+
+async def enforce_retention(store: Store, interval_s: int) -> None:
+    """Apply the store's retention rules every ``interval_s`` seconds, forever."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            deleted = await asyncio.to_thread(store.apply_retention, datetime.now(UTC))
+        except WerkError as exc:  # the store may be down for a while; try again next round
+            log.warning("retention not applied: %s", exc)
+        else:
+            if deleted:
+                log.info("retention deleted %d rows", deleted)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -28,9 +48,21 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             max_body_bytes=settings.max_body_bytes,
             future_tolerance_s=settings.future_tolerance_s,
         )
+        retention = (
+            asyncio.create_task(
+                enforce_retention(the_store, settings.retention_interval_s),
+                name="werk[api].retention",
+            )
+            if settings.retention_interval_s
+            else None
+        )
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             if own:
                 the_store.close()
 

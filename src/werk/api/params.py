@@ -8,8 +8,20 @@ from datetime import UTC, datetime, timedelta
 from werk.assets.paths import validate_path
 from werk.errors import InvalidInput, PathError
 
-_RELATIVE = re.compile(r"^-(\d+)(s|m|h|d|w)$")
+_DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str, field: str) -> timedelta:
+    """Parse a duration like ``90s``, ``15m``, ``12h``, ``30d`` or ``52w``."""
+    match = _DURATION.match(value.strip())
+    if match is None:
+        raise InvalidInput(
+            f"{field}={value!r} is not a duration like 90s, 15m, 12h, 30d or 52w",
+            key="request.invalid_duration",
+            field=field,
+        )
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
 def parse_time(value: str, field: str, now: datetime | None = None) -> datetime:
@@ -18,9 +30,8 @@ def parse_time(value: str, field: str, now: datetime | None = None) -> datetime:
     text = value.strip()
     if text == "now":
         return now
-    match = _RELATIVE.match(text)
-    if match:
-        return now - timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if text.startswith("-") and _DURATION.match(text[1:]):
+        return now - parse_duration(text[1:], field)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:

@@ -79,3 +79,78 @@ def dead_letters(
         for d in letters
     ]
     emit_rows(rows, as_json=json_, title="dead letters")
+
+
+retention = typer.Typer(
+    help="Keep data under a path prefix only for a while.", no_args_is_help=True
+)
+app.add_typer(retention, name="retention")
+
+
+@retention.command("set")
+def retention_set(
+    prefix: Annotated[str, typer.Argument(help="Asset path prefix, e.g. acme/berlin.")],
+    keep: Annotated[str, typer.Option(help="How long to keep data, e.g. 30d or 52w.")],
+    store: StoreOption = None,
+) -> None:
+    """Keep samples and events under PREFIX for KEEP; the most specific prefix wins."""
+    from werk.api.params import parse_duration, parse_path
+    from werk.store import open_store
+
+    path = parse_path(prefix, "prefix") or ""
+    duration = parse_duration(keep, "keep")
+    the_store = open_store(settings_from(store).resolved_store_url())
+    try:
+        the_store.set_retention(path, duration)
+    finally:
+        the_store.close()
+    typer.echo(f"keeping data under {path or '(everything)'} for {duration}")
+
+
+@retention.command("clear")
+def retention_clear(
+    prefix: Annotated[str, typer.Argument(help="Asset path prefix of the rule.")],
+    store: StoreOption = None,
+) -> None:
+    """Remove the retention rule of PREFIX."""
+    from werk.api.params import parse_path
+    from werk.store import open_store
+
+    the_store = open_store(settings_from(store).resolved_store_url())
+    try:
+        the_store.set_retention(parse_path(prefix, "prefix") or "", None)
+    finally:
+        the_store.close()
+    typer.echo(f"removed the rule for {prefix}")
+
+
+@retention.command("list")
+def retention_list(
+    store: StoreOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List retention rules, most specific first."""
+    from werk.store import open_store
+
+    the_store = open_store(settings_from(store).resolved_store_url())
+    try:
+        rules = the_store.retention_rules()
+    finally:
+        the_store.close()
+    rows = [{"prefix": r.prefix or "(everything)", "keep": r.keep} for r in rules]
+    emit_rows(rows, as_json=json_, title="retention rules")
+
+
+@retention.command("apply")
+def retention_apply(store: StoreOption = None) -> None:
+    """Delete what the rules no longer keep (the server also does this every hour)."""
+    from datetime import UTC, datetime
+
+    from werk.store import open_store
+
+    the_store = open_store(settings_from(store).resolved_store_url())
+    try:
+        deleted = the_store.apply_retention(datetime.now(UTC))
+    finally:
+        the_store.close()
+    typer.echo(f"deleted {deleted} rows")

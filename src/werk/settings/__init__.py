@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How far in the future a sample's timestamp may lie before it is refused.",
     )
+    retention_interval_s: int = Field(
+        default=3600,
+        ge=0,
+        description="How often the server applies retention rules, in seconds (0: never).",
+    )
     dev: bool = Field(
         default=False,
         description="Development mode: allows unsafe defaults such as binding to 0.0.0.0 "
