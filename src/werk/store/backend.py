@@ -1,0 +1,875 @@
+"""Run the store's algorithms once, over the few SQL primitives each backend provides.
+
+:class:`SqlStore` implements :class:`werk.store.base.Store`: idempotent atomic writes, series
+resolution, latest blocks, raw and bucketed reads, retention and keys. A backend
+(:mod:`werk.store.duckdb`, :mod:`werk.store.postgres`) supplies connections, error mapping and the
+handful of operations whose SQL differs (moving a set of ids or a batch into a query, locking).
+So the two backends cannot drift apart in behaviour, only in SQL, and the SQL sits side by side in
+:mod:`werk.store.sql` and :mod:`werk.store.schema`.
+
+A write, in one transaction: claim the batch key in the ledger (a key seen before returns the
+original result and stores nothing); register unknown series; append the samples; merge the
+batch's newest sample per series into the latest blocks; append the events; record how many
+series were new. The in-memory series index learns new ids only after the commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Final, Generic, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from werk.assets.paths import validate_path
+from werk.errors import Conflict, InvalidInput, MigrationError, NotFound, StoreError
+from werk.samples import EVENT_SCHEMA, UTC_NS, from_ns, to_ns
+from werk.store import sql
+from werk.store.base import (
+    Agg,
+    ApiKey,
+    DeadLetter,
+    RetentionRule,
+    StoreInfo,
+    WriteResult,
+)
+from werk.store.buckets import bucket_edges, check_bucket, zone
+from werk.store.latest import Blocks, blocks_of
+from werk.store.resample import twa
+from werk.store.retention import NO_CUTOFF, check_rule, cutoffs, ordered
+from werk.store.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, Dialect
+from werk.store.series import SeriesIndex, normalise_prefix
+
+C = TypeVar("C")
+"""A backend's handle for one unit of work (a DuckDB cursor, a psycopg connection)."""
+
+Int64Array = npt.NDArray[np.int64]
+
+ROLES: Final = ("admin", "edge", "engineer", "viewer")
+
+SERIES_SCHEMA: Final = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("signal", pa.string(), nullable=False),
+        pa.field("unit", pa.string()),
+        pa.field("value_type", pa.string()),
+    ]
+)
+RAW_SCHEMA: Final = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("signal", pa.string(), nullable=False),
+        pa.field("ts", UTC_NS, nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("quality", pa.uint8(), nullable=False),
+    ]
+)
+"""Raw range reads and ``latest()``."""
+BUCKET_SCHEMA: Final = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("signal", pa.string(), nullable=False),
+        pa.field("ts", UTC_NS, nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+    ]
+)
+"""Bucketed range reads: ``ts`` is the bucket start."""
+
+# Carried-value lookback windows for twa, newest first: most series have a sample within a day
+# of any instant; the last window is unbounded.
+_LOOKBACK: Final = (timedelta(days=1), timedelta(days=7), timedelta(days=35), timedelta(days=400))
+
+
+@dataclass(frozen=True, slots=True)
+class SampleColumns:
+    """A sample batch as plain columns: what the backends write."""
+
+    paths: pa.Array
+    signals: pa.Array
+    ts: Int64Array
+    value: npt.NDArray[np.float64]
+    quality: npt.NDArray[np.uint8]
+    status: npt.NDArray[np.uint32] | None
+    """None when the batch has no status at all."""
+    status_null: npt.NDArray[np.bool_] | None
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Series picked for a read: ids and their rank in (path, signal) order."""
+
+    positions: Int64Array
+    ids: Int64Array
+
+    @property
+    def ranks(self) -> Int64Array:
+        """Rank of each selected series (0, 1, 2, ... in path, signal order)."""
+        return np.arange(len(self.ids), dtype=np.int64)
+
+
+def _column(table: pa.Table, name: str, kind: pa.DataType) -> pa.Array:
+    if name not in table.column_names:
+        raise InvalidInput(f"batch has no column {name!r}", key="store.missing_column", column=name)
+    column = table.column(name)
+    try:
+        column = column.cast(kind) if column.type != kind else column
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InvalidInput(
+            f"column {name!r} of type {table.column(name).type} cannot be read as {kind}",
+            key="store.invalid_column",
+            column=name,
+        ) from exc
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def sample_columns(table: pa.Table | pa.RecordBatch) -> SampleColumns:
+    """Normalise a sample batch (:data:`werk.samples.SAMPLE_SCHEMA`, optional status)."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    ts = _column(table, "ts", UTC_NS).cast(pa.int64())
+    status = status_null = None
+    if "status" in table.column_names:
+        column = _column(table, "status", pa.uint32())
+        if column.null_count < len(column):
+            status_null = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            status = np.asarray(column.fill_null(0).to_numpy(), dtype=np.uint32)
+    return SampleColumns(
+        paths=_column(table, "path", pa.string()),
+        signals=_column(table, "signal", pa.string()),
+        ts=np.asarray(ts.to_numpy(), dtype=np.int64),
+        value=np.asarray(_column(table, "value", pa.float64()).to_numpy(), dtype=np.float64),
+        quality=np.asarray(_column(table, "quality", pa.uint8()).to_numpy(), dtype=np.uint8),
+        status=status,
+        status_null=status_null if status_null is not None and status_null.any() else None,
+    )
+
+
+def event_table(table: pa.Table | pa.RecordBatch) -> pa.Table:
+    """Normalise an event batch to :data:`werk.samples.EVENT_SCHEMA` with ts as int64 ns."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    columns = []
+    for field in EVENT_SCHEMA:
+        if field.name in table.column_names:
+            columns.append(_column(table, field.name, field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    columns[1] = columns[1].cast(pa.int64())
+    names = [f.name for f in EVENT_SCHEMA]
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _ns(ts: datetime, field: str) -> int:
+    try:
+        return to_ns(ts)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from exc
+
+
+def _ts_array(ns: Int64Array) -> pa.Array:
+    return pa.array(np.asarray(ns, dtype=np.int64), pa.int64()).cast(UTC_NS)
+
+
+def _dt(ns: int | None) -> datetime | None:
+    return None if ns is None else from_ns(int(ns))
+
+
+class SqlStore(ABC, Generic[C]):
+    """The store over a SQL database; see the module docstring for the write path."""
+
+    backend: str
+    url: str
+    dialect: ClassVar[Dialect]
+
+    def __init__(self, url: str, series: SeriesIndex | None = None) -> None:
+        self.url = url
+        self._series = series if series is not None else SeriesIndex()
+        self._series_lock = threading.Lock()
+
+    # -- primitives every backend provides -----------------------------------------------------
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[C]:
+        """Yield a handle for reads, mapping driver errors to store errors."""
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[C]:
+        """Yield a handle inside a transaction: commit on exit, roll back on error."""
+
+    @abstractmethod
+    def _execute(self, c: C, query: str, params: Sequence[object] = ()) -> None:
+        """Run a statement."""
+
+    @abstractmethod
+    def _rows(self, c: C, query: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows."""
+
+    @abstractmethod
+    def _register(self, c: C, rows: pa.Table) -> tuple[pa.Table, int]:
+        """Insert series (path, signal, unit, value_type) not yet registered and update the
+        metadata of known ones; return (id, path, signal) of every row and how many were new."""
+
+    @abstractmethod
+    def _insert_samples(self, c: C, series_ids: Int64Array, batch: SampleColumns) -> None:
+        """Append samples."""
+
+    @abstractmethod
+    def _load_blocks(self, c: C, block_ids: Int64Array, *, for_update: bool) -> Blocks:
+        """Return the latest blocks ``block_ids`` (sorted); missing ones come back empty. With
+        ``for_update`` the rows are locked (and created) until the transaction ends."""
+
+    @abstractmethod
+    def _save_blocks(self, c: C, blocks: Blocks, rows: Int64Array) -> None:
+        """Write back blocks ``rows`` (indices into ``blocks.ids``)."""
+
+    @abstractmethod
+    def _insert_events(self, c: C, events: pa.Table) -> None:
+        """Append events (columns of EVENT_SCHEMA, ts as int64 ns)."""
+
+    @abstractmethod
+    def _table(self, c: C, query: str, params: Sequence[object], schema: pa.Schema) -> pa.Table:
+        """Run a query and return its result as an Arrow table of ``schema``."""
+
+    @abstractmethod
+    def _samples(
+        self, c: C, selection: Selection, start: int, end: int, *, good_only: bool
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
+        """Return (rank, ts, value, quality) of the selected series in [start, end), ordered by
+        rank, ts."""
+
+    @abstractmethod
+    def _aggregate(
+        self, c: C, selection: Selection, start: int, end: int, edges: Int64Array, expr: str
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], Int64Array]:
+        """Return (rank, bucket, value, count) of GOOD/UNCERTAIN samples per bucket."""
+
+    @abstractmethod
+    def _last_before(
+        self, c: C, selection: Selection, lo: int, hi: int
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
+        """Return (series id, ts, value, quality) of the newest sample in [lo, hi) per series."""
+
+    @abstractmethod
+    def _delete_samples(self, c: C, series_ids: Int64Array, cutoffs: Int64Array) -> int:
+        """Delete samples older than their series' cutoff; return how many went."""
+
+    @abstractmethod
+    def _size_bytes(self) -> int | None:
+        """Return the size of the database on disk."""
+
+    def _prepare_write(self, ts: Int64Array) -> None:
+        """Get ready for samples with these timestamps (outside the write transaction)."""
+
+    def _lock_schema(self, c: C) -> None:
+        """Keep other processes from migrating at the same time (inside the transaction)."""
+
+    def _q(self, query: sql.Sql) -> str:
+        return query.text(self.dialect)
+
+    def _claim(
+        self, c: C, batch_key: str, committed_ns: int, samples: int, events: int, source: str
+    ) -> bool:
+        """Insert the ledger row of ``batch_key``; False if the key was committed before.
+
+        On PostgreSQL a concurrent writer of the same key holds the unique index entry: the insert
+        waits for it to commit (then finds the conflict) or roll back (then claims the key).
+        """
+        rows = self._rows(
+            c, self._q(sql.LEDGER_ADD), (batch_key, committed_ns, samples, events, source)
+        )
+        return bool(rows)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        """Return the schema version in force (0 for an empty database)."""
+        with self._reading() as c:
+            return self._version(c)
+
+    def _version(self, c: C) -> int:
+        if not self._rows(c, self._q(sql.HAS_VERSION_TABLE))[0][0]:
+            return 0
+        return int(self._rows(c, self._q(sql.VERSION))[0][0])
+
+    def migrate(self) -> int:
+        """Bring the schema to the newest version, one transaction per migration."""
+        with self._writing() as c:
+            self._lock_schema(c)
+            self._execute(c, VERSION_TABLE)
+        for migration in MIGRATIONS:
+            with self._writing() as c:
+                self._lock_schema(c)
+                current = self._version(c)
+                if current > LATEST_VERSION:
+                    raise MigrationError(
+                        f"the database has schema version {current}, newer than the "
+                        f"{LATEST_VERSION} this werk knows: upgrade werk",
+                        found=current,
+                        expected=LATEST_VERSION,
+                    )
+                if current >= migration.version:
+                    continue
+                if current != migration.version - 1:  # pragma: no cover - versions are dense
+                    raise MigrationError(
+                        f"schema version {current} has no path to {migration.version}"
+                    )
+                for statement in migration.statements(self.dialect):
+                    try:
+                        self._execute(c, statement)
+                    except StoreError as exc:
+                        if type(exc) is not StoreError:
+                            raise
+                        raise MigrationError(
+                            f"migration {migration.version} ({migration.description}) failed: "
+                            f"{exc.message}",
+                            version=migration.version,
+                        ) from exc
+                self._execute(
+                    c,
+                    self._q(sql.ADD_VERSION),
+                    (migration.version, to_ns(datetime.now(UTC)), migration.description),
+                )
+        version = self.schema_version()
+        if version > LATEST_VERSION:
+            raise MigrationError(
+                f"the database has schema version {version}, newer than the {LATEST_VERSION} "
+                "this werk knows: upgrade werk",
+                found=version,
+                expected=LATEST_VERSION,
+            )
+        self._refresh_series()
+        return version
+
+    def info(self) -> StoreInfo:
+        """Return counts and sizes."""
+        with self._reading() as c:
+            version = self._version(c)
+            counts = self._rows(c, self._q(sql.COUNTS))[0] if version else (0, 0, 0, 0, 0)
+        return StoreInfo(
+            backend=self.backend,
+            url=self.url,
+            schema_version=version,
+            series=int(counts[0]),
+            samples=int(counts[1]),
+            events=int(counts[2]),
+            dead_letters=int(counts[3]),
+            batches=int(counts[4]),
+            size_bytes=self._size_bytes(),
+            extra=self._extra_info(),
+        )
+
+    def _extra_info(self) -> dict[str, str]:
+        return {}
+
+    def close(self) -> None:
+        """Release the series index."""
+        self._series.close()
+
+    # -- series ------------------------------------------------------------------------------
+    def _refresh_series(self) -> None:
+        """Learn series registered since the index was last filled (by this or another process)."""
+        with self._series_lock, self._reading() as c:
+            new = self._table(
+                c,
+                self._q(sql.SERIES_SINCE),
+                (self._series.max_id,),
+                pa.schema([("id", pa.int64()), ("path", pa.string()), ("signal", pa.string())]),
+            )
+        if new.num_rows:
+            self._series.add(
+                np.asarray(new.column("id").to_numpy(), dtype=np.int64),
+                new.column("path"),
+                new.column("signal"),
+            )
+
+    def register_series(self, rows: pa.Table) -> int:
+        """Register or update series metadata (path, signal, unit, value_type); return new."""
+        table = pa.table(
+            {
+                "path": _column(rows, "path", pa.string()),
+                "signal": _column(rows, "signal", pa.string()),
+                "unit": _column(rows, "unit", pa.string())
+                if "unit" in rows.column_names
+                else pa.nulls(rows.num_rows, pa.string()),
+                "value_type": _column(rows, "value_type", pa.string())
+                if "value_type" in rows.column_names
+                else pa.nulls(rows.num_rows, pa.string()),
+            }
+        )
+        # One row per pair; of repeated pairs the last row's metadata counts.
+        table = (
+            table.group_by(["path", "signal"], use_threads=False)
+            .aggregate([("unit", "last"), ("value_type", "last")])
+            .select(["path", "signal", "unit_last", "value_type_last"])
+            .rename_columns(["path", "signal", "unit", "value_type"])
+        )
+        if not table.num_rows:
+            return 0
+        with self._writing() as c:
+            known, new = self._register(c, table)
+        self._series.add(
+            np.asarray(known.column("id").to_numpy(), dtype=np.int64),
+            known.column("path"),
+            known.column("signal"),
+        )
+        return new
+
+    def series(self, prefix: str | None = None) -> pa.Table:
+        """Return series at or below ``prefix``, sorted by path, signal."""
+        prefix = normalise_prefix(prefix)
+        with self._reading() as c:
+            return self._table(
+                c, self._q(sql.SERIES_LIST), (prefix, prefix, prefix + "/"), SERIES_SCHEMA
+            )
+
+    # -- writes ------------------------------------------------------------------------------
+    def write(
+        self,
+        batch_key: str,
+        samples: pa.Table | None = None,
+        events: pa.Table | None = None,
+        *,
+        source: str = "",
+    ) -> WriteResult:
+        """Store one batch atomically and idempotently (see the module docstring)."""
+        if not batch_key:
+            raise InvalidInput("a batch needs a non-empty key", field="batch_key")
+        batch = sample_columns(samples) if samples is not None and samples.num_rows else None
+        event_rows = event_table(events) if events is not None and events.num_rows else None
+        ids = self._series.resolve(batch.paths, batch.signals) if batch is not None else None
+        if batch is not None:
+            self._prepare_write(batch.ts)
+        committed = datetime.now(UTC)
+        n_samples = len(batch) if batch is not None else 0
+        n_events = event_rows.num_rows if event_rows is not None else 0
+        registered: pa.Table | None = None
+        new_series = 0
+        with self._writing() as c:
+            if not self._claim(c, batch_key, to_ns(committed), n_samples, n_events, source):
+                duplicate = True
+            else:
+                duplicate = False
+                if batch is not None and ids is not None:
+                    ids, registered, new_series = self._resolve_new(c, batch, ids)
+                    self._insert_samples(c, ids, batch)
+                    blocks = self._load_blocks(c, blocks_of(ids), for_update=True)
+                    changed = blocks.merge(ids, batch.ts, batch.value, batch.quality)
+                    self._save_blocks(c, blocks, changed)
+                if event_rows is not None:
+                    self._insert_events(c, event_rows)
+                if new_series:
+                    self._execute(c, self._q(sql.LEDGER_NEW_SERIES), (new_series, batch_key))
+        if duplicate:
+            entry = self.ledger_entry(batch_key)
+            if entry is None:  # pragma: no cover - the claim saw it committed
+                raise StoreError("batch key vanished from the ledger", key="store.ledger")
+            return entry
+        if registered is not None:
+            self._series.add(
+                np.asarray(registered.column("id").to_numpy(), dtype=np.int64),
+                registered.column("path"),
+                registered.column("signal"),
+            )
+        return WriteResult(
+            batch_key=batch_key,
+            duplicate=False,
+            samples=n_samples,
+            events=n_events,
+            new_series=new_series,
+            committed_at=committed,
+        )
+
+    def _resolve_new(
+        self, c: C, batch: SampleColumns, ids: Int64Array
+    ) -> tuple[Int64Array, pa.Table | None, int]:
+        unknown = ids < 0
+        if not unknown.any():
+            return ids, None, 0
+        rows = np.flatnonzero(unknown)
+        pending = pa.table(
+            {
+                "row": pa.array(rows),
+                "path": batch.paths.take(pa.array(rows)),
+                "signal": batch.signals.take(pa.array(rows)),
+            }
+        )
+        pairs = pending.group_by(["path", "signal"], use_threads=False).aggregate([])
+        pairs = pairs.append_column("unit", pa.nulls(pairs.num_rows, pa.string()))
+        pairs = pairs.append_column("value_type", pa.nulls(pairs.num_rows, pa.string()))
+        registered, new = self._register(c, pairs)
+        joined = pending.join(registered, ["path", "signal"], use_threads=False)
+        if joined.num_rows != len(rows):  # pragma: no cover - _register returns every pair
+            raise StoreError("series registration lost rows", key="store.register")
+        ids = ids.copy()
+        ids[np.asarray(joined.column("row").to_numpy())] = np.asarray(
+            joined.column("id").to_numpy(), dtype=np.int64
+        )
+        return ids, registered, new
+
+    def dead_letter(
+        self,
+        *,
+        source: str,
+        key: str,
+        reason: str,
+        batch_key: str | None = None,
+        location: str | None = None,
+        payload: bytes | None = None,
+    ) -> int:
+        """Keep rejected input with its reason; return its id."""
+        received = to_ns(datetime.now(UTC))
+        with self._writing() as c:
+            rows = self._rows(
+                c,
+                self._q(sql.DEAD_LETTER_ADD),
+                (received, source, key, reason, batch_key, location, payload),
+            )
+        return int(rows[0][0])
+
+    # -- reads -------------------------------------------------------------------------------
+    def ledger_entry(self, batch_key: str) -> WriteResult | None:
+        """Return the committed result of ``batch_key``, or None."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.LEDGER_GET), (batch_key,))
+        if not rows:
+            return None
+        key, committed, samples, events, new_series = rows[0]
+        return WriteResult(
+            batch_key=key,
+            duplicate=True,
+            samples=int(samples),
+            events=int(events),
+            new_series=int(new_series),
+            committed_at=from_ns(int(committed)),
+        )
+
+    def _select(
+        self, prefix: str | None, signals: list[str] | None, *, exact: bool = False
+    ) -> Selection:
+        self._refresh_series()
+        positions = self._series.select(prefix, signals, exact=exact)
+        return Selection(positions, self._series.ids[positions])
+
+    def latest(self, prefix: str | None = None, signals: list[str] | None = None) -> pa.Table:
+        """Return the newest sample of each series under ``prefix`` from the latest blocks."""
+        selection = self._select(prefix, signals)
+        if not len(selection.ids):
+            return RAW_SCHEMA.empty_table()
+        with self._reading() as c:
+            blocks = self._load_blocks(c, blocks_of(selection.ids), for_update=False)
+        present, ts, value, quality = blocks.gather(selection.ids)
+        at = pa.array(selection.positions[present])
+        return pa.Table.from_arrays(
+            [
+                self._series.paths.take(at),
+                self._series.signals.take(at),
+                _ts_array(ts[present]),
+                pa.array(value[present], pa.float64()),
+                pa.array(quality[present], pa.uint8()),
+            ],
+            schema=RAW_SCHEMA,
+        )
+
+    def range(
+        self,
+        path: str,
+        start: datetime,
+        end: datetime,
+        *,
+        signals: list[str] | None = None,
+        descendants: bool = False,
+        bucket: timedelta | None = None,
+        agg: Agg = Agg.AVG,
+        tz: str = "UTC",
+    ) -> pa.Table:
+        """Read samples of ``path`` (and below when ``descendants``) in ``[start, end)``.
+
+        Raw reads return every sample, BAD ones too. Bucketed reads aggregate only GOOD and
+        UNCERTAIN samples and return a row per series and bucket that has any (for ``twa``: any
+        good time held, see :mod:`werk.store.resample`); ``ts`` is the bucket start, which may lie
+        before ``start``. ``first``/``last`` take the sample with the smallest/largest ts (of equal
+        ts, the smallest/largest value).
+        """
+        start_ns, end_ns = _ns(start, "start"), _ns(end, "end")
+        if end_ns < start_ns:
+            raise InvalidInput("the end of a range lies before its start", field="end")
+        try:
+            agg = Agg(agg)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"aggregation {agg!r} is not one of {', '.join(a.value for a in Agg)}",
+                field="agg",
+            ) from exc
+        edges = None
+        if bucket is not None:
+            check_bucket(bucket)
+            zone(tz)
+            edges = bucket_edges(start_ns, end_ns, bucket, tz)
+        selection = self._select(path, signals, exact=not descendants)
+        if edges is None:
+            if not len(selection.ids):
+                return RAW_SCHEMA.empty_table()
+            with self._reading() as c:
+                rank, ts, value, quality = self._samples(
+                    c, selection, start_ns, end_ns, good_only=False
+                )
+            at = pa.array(selection.positions[rank])
+            return pa.Table.from_arrays(
+                [
+                    self._series.paths.take(at),
+                    self._series.signals.take(at),
+                    _ts_array(ts),
+                    pa.array(value, pa.float64()),
+                    pa.array(quality, pa.uint8()),
+                ],
+                schema=RAW_SCHEMA,
+            )
+        if not len(selection.ids) or len(edges) < 2:
+            return BUCKET_SCHEMA.empty_table()
+        if agg is Agg.TWA:
+            rank, index, values, count = self._twa(selection, start_ns, end_ns, edges)
+        else:
+            expr = sql.AGG_EXPR[agg.value][0 if self.dialect == "duckdb" else 1]
+            with self._reading() as c:
+                rank, index, values, count = self._aggregate(
+                    c, selection, start_ns, end_ns, edges, expr
+                )
+        at = pa.array(selection.positions[rank])
+        return pa.Table.from_arrays(
+            [
+                self._series.paths.take(at),
+                self._series.signals.take(at),
+                _ts_array(edges[index]),
+                pa.array(values, pa.float64()),
+                pa.array(count, pa.int64()),
+            ],
+            schema=BUCKET_SCHEMA,
+        )
+
+    def _twa(
+        self, selection: Selection, start: int, end: int, edges: Int64Array
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], Int64Array]:
+        carried = self._carried(selection, start)
+        with self._reading() as c:
+            rank, ts, value, quality = self._samples(c, selection, start, end, good_only=False)
+        c_rank, c_ts, c_value, c_quality = carried
+        all_rank = np.concatenate([c_rank, rank])
+        # Stable sort by rank keeps each carried sample ahead of the samples in the range.
+        order = np.argsort(all_rank, kind="stable")
+        result = twa(
+            all_rank[order],
+            np.concatenate([c_ts, ts])[order],
+            np.concatenate([c_value, value])[order],
+            np.concatenate([c_quality, quality])[order] < 2,
+            edges,
+            start,
+            end,
+        )
+        return result.group, result.bucket, result.value, result.count
+
+    def _carried(
+        self, selection: Selection, start: int
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
+        """Return (rank, ts, value, quality) of the newest sample before ``start`` per series."""
+        with self._reading() as c:
+            blocks = self._load_blocks(c, blocks_of(selection.ids), for_update=False)
+        present, ts, value, quality = blocks.gather(selection.ids)
+        # A series whose newest sample is older than start carries that one; a series with
+        # samples after start is looked up, in widening windows, before start.
+        ranks = selection.ranks
+        done = present & (ts < start)
+        found = [(ranks[done], ts[done], value[done], quality[done])]
+        todo = present & ~done
+        hi = start
+        windows: list[int | None] = [int(w / timedelta(microseconds=1)) * 1_000 for w in _LOOKBACK]
+        windows.append(None)
+        by_id = np.argsort(selection.ids)
+        for window in windows:
+            if not todo.any():
+                break
+            lo = int(np.iinfo(np.int64).min) if window is None else start - window
+            subset = Selection(selection.positions[todo], selection.ids[todo])
+            with self._reading() as c:
+                sid, t, v, q = self._last_before(c, subset, lo, hi)
+            if len(sid):
+                r = by_id[np.searchsorted(selection.ids, sid, sorter=by_id)]
+                found.append((r, t, v, q))
+                todo[r] = False
+            hi = lo
+        return (
+            np.concatenate([f[0] for f in found]).astype(np.int64),
+            np.concatenate([f[1] for f in found]).astype(np.int64),
+            np.concatenate([f[2] for f in found]).astype(np.float64),
+            np.concatenate([f[3] for f in found]).astype(np.uint8),
+        )
+
+    def events(
+        self,
+        prefix: str,
+        start: datetime,
+        end: datetime,
+        *,
+        kinds: list[str] | None = None,
+    ) -> pa.Table:
+        """Return events under ``prefix`` in ``[start, end)`` ordered by ts, path."""
+        prefix = normalise_prefix(prefix)
+        start_ns, end_ns = _ns(start, "start"), _ns(end, "end")
+        query = self._q(sql.EVENTS)
+        marker = "?" if self.dialect == "duckdb" else "%s"
+        params: list[object] = [start_ns, end_ns, prefix, prefix, prefix + "/"]
+        if kinds:
+            query = query.replace("{kinds}", f"AND kind IN ({', '.join([marker] * len(kinds))})")
+            params.extend(kinds)
+        else:
+            query = query.replace("{kinds}", "")
+        schema = EVENT_SCHEMA.set(1, pa.field("ts", pa.int64()))
+        with self._reading() as c:
+            table = self._table(c, query, params, schema)
+        return table.set_column(1, EVENT_SCHEMA.field("ts"), table.column("ts").cast(UTC_NS))
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Return the newest dead letters first."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.DEAD_LETTERS), (int(limit),))
+        return [
+            DeadLetter(
+                id=int(r[0]),
+                received_at=from_ns(int(r[1])),
+                source=r[2],
+                key=r[3],
+                reason=r[4],
+                batch_key=r[5],
+                location=r[6],
+                payload=None if r[7] is None else bytes(r[7]),
+            )
+            for r in rows
+        ]
+
+    # -- retention ---------------------------------------------------------------------------
+    def set_retention(self, prefix: str, keep: timedelta | None) -> None:
+        """Keep data under ``prefix`` for ``keep`` (None removes the rule)."""
+        prefix = check_rule(prefix, keep)
+        if prefix:
+            validate_path(prefix)
+        with self._writing() as c:
+            if keep is None:
+                self._execute(c, self._q(sql.RETENTION_DROP), (prefix,))
+            else:
+                keep_ns = keep // timedelta(microseconds=1) * 1_000
+                self._execute(c, self._q(sql.RETENTION_SET), (prefix, keep_ns))
+
+    def retention_rules(self) -> list[RetentionRule]:
+        """Return the retention rules, most specific prefix first."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.RETENTION_RULES))
+        return ordered(
+            [RetentionRule(r[0], timedelta(microseconds=int(r[1]) // 1_000)) for r in rows]
+        )
+
+    def apply_retention(self, now: datetime) -> int:
+        """Delete samples and events older than their rule; return how many rows went.
+
+        The newest value of a series in ``latest()`` goes too when it is older than the rule:
+        what the rules say is gone is gone everywhere.
+        """
+        now_ns = _ns(now, "now")
+        rules = self.retention_rules()
+        if not rules:
+            return 0
+        self._refresh_series()
+        ids = self._series.ids
+        cut = cutoffs(self._series.paths, rules, now)
+        governed = cut != NO_CUTOFF
+        with self._writing() as c:
+            deleted = self._delete_samples(c, ids[governed], cut[governed])
+            deleted += self._count_deleted_events(c, now_ns)
+            if governed.any():
+                blocks = self._load_blocks(c, blocks_of(ids[governed]), for_update=True)
+                changed = blocks.clear_before(ids[governed], cut[governed])
+                self._save_blocks(c, blocks, changed)
+        return deleted
+
+    def _count_deleted_events(self, c: C, now_ns: int) -> int:
+        before = int(self._rows(c, "SELECT count(*) FROM events")[0][0])
+        self._execute(c, self._q(sql.RETENTION_EVENTS), (now_ns,))
+        return before - int(self._rows(c, "SELECT count(*) FROM events")[0][0])
+
+    # -- API keys ----------------------------------------------------------------------------
+    @staticmethod
+    def _key(row: tuple[Any, ...]) -> ApiKey:
+        return ApiKey(
+            id=int(row[0]),
+            name=row[1],
+            role=row[2],
+            edge=row[3],
+            prefix=row[4],
+            created_at=from_ns(int(row[5])),
+            revoked_at=_dt(row[6]),
+        )
+
+    def create_key(
+        self, *, name: str, role: str, edge: str | None, secret_hash: str, prefix: str
+    ) -> ApiKey:
+        """Store a new API key by its hash.
+
+        Raises:
+            InvalidInput: unknown role or empty name.
+            Conflict: a key with this name or hash exists.
+        """
+        if not name:
+            raise InvalidInput("an API key needs a name", field="name")
+        if role not in ROLES:
+            raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
+        created = to_ns(datetime.now(UTC))
+        with self._writing() as c:
+            clash = self._rows(c, self._q(sql.KEY_CLASH), (name, secret_hash))
+            if clash:
+                raise _key_conflict(name)
+            try:
+                rows = self._rows(
+                    c, self._q(sql.KEY_ADD), (name, role, edge, secret_hash, prefix, created)
+                )
+            except StoreError as exc:  # a concurrent create with the same name or hash
+                raise _key_conflict(name) from exc
+        return self._key(rows[0])
+
+    def keys(self) -> list[ApiKey]:
+        """Return every API key, revoked ones too."""
+        with self._reading() as c:
+            return [self._key(r) for r in self._rows(c, self._q(sql.KEYS))]
+
+    def key_by_hash(self, secret_hash: str) -> ApiKey | None:
+        """Return the key whose secret has this hash, revoked or not."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.KEY_BY_HASH), (secret_hash,))
+        return self._key(rows[0]) if rows else None
+
+    def revoke_key(self, name: str) -> ApiKey:
+        """Revoke the key called ``name`` (revoking twice keeps the first time).
+
+        Raises:
+            NotFound: there is no such key.
+        """
+        with self._writing() as c:
+            self._execute(c, self._q(sql.KEY_REVOKE), (to_ns(datetime.now(UTC)), name))
+            rows = self._rows(c, self._q(sql.KEY_BY_NAME), (name,))
+        if not rows:
+            raise NotFound(f"there is no API key called {name!r}", key="keys.not_found", name=name)
+        return self._key(rows[0])
+
+
+def _key_conflict(name: str) -> Conflict:
+    return Conflict(
+        f"an API key called {name!r} or with the same secret exists",
+        key="keys.exists",
+        field="name",
+    )

@@ -1,0 +1,374 @@
+"""Store werk's data in one embedded DuckDB file: the default store.
+
+The server process is the single writer: DuckDB locks the file against other processes, and a
+second process opening it gets :class:`werk.errors.StoreUnavailable` naming the file. Within the
+process every :class:`DuckDBStore` on the same file shares one database handle, one write lock
+and one series index, so FastAPI's thread pool may call any store method from any thread:
+
+* writes run one at a time under the lock, on the dedicated writer connection, each in a
+  transaction;
+* reads run on their own cursor (``connection.cursor()``, a connection of its own to the same
+  database) and see the last committed state.
+
+Sets of ids and batches reach SQL as Arrow tables registered on the cursor, so DuckDB reads them
+without a copy.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from werk.errors import ConfigError, StoreError, StoreUnavailable, WerkError
+from werk.store import sql
+from werk.store.backend import Int64Array, SampleColumns, Selection, SqlStore
+from werk.store.latest import Blocks
+from werk.store.schema import Dialect
+from werk.store.series import SeriesIndex
+
+SCHEME: Final = "duckdb://"
+
+
+@dataclass
+class _Database:
+    """What every store on one file in this process shares."""
+
+    path: str
+    root: duckdb.DuckDBPyConnection
+    writer: duckdb.DuckDBPyConnection
+    series: SeriesIndex
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    cursor_lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
+_OPEN: dict[str, _Database] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def database_path(url: str) -> str:
+    """Return the file path of a ``duckdb:///abs/path/file.duckdb`` URL (``:memory:`` as is).
+
+    Raises:
+        ConfigError: the URL is not a DuckDB URL or names no file.
+    """
+    if not url.startswith(SCHEME):
+        raise ConfigError(f"{url!r} is not a duckdb:// URL", field="store_url")
+    path = url[len(SCHEME) :]
+    if not path:
+        raise ConfigError(f"DuckDB URL {url!r} names no file", field="store_url")
+    if path == ":memory:" or path == "/:memory:":
+        return ":memory:"
+    return str(Path(path).expanduser().resolve())
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreUnavailable(
+                f"the DuckDB file {path} is in use by another process; only one werk process "
+                f"may open it ({text})",
+                key="store.locked",
+                path=path,
+            ) from exc
+        raise StoreUnavailable(f"cannot open the DuckDB file {path}: {text}", path=path) from exc
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open the DuckDB file {path}: {exc}", path=path) from exc
+
+
+class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
+    """The store in one DuckDB file (``duckdb:///abs/path/file.duckdb``)."""
+
+    backend = "duckdb"
+    dialect: ClassVar[Dialect] = "duckdb"
+
+    def __init__(self, url: str) -> None:
+        path = database_path(url)
+        with _OPEN_LOCK:
+            db = _OPEN.get(path) if path != ":memory:" else None
+            if db is None:
+                root = _connect(path)
+                db = _Database(path, root, root.cursor(), SeriesIndex())
+                if path != ":memory:":
+                    _OPEN[path] = db
+            db.users += 1
+        super().__init__(url, db.series)
+        self._db = db
+        self._closed = False
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._db.path
+
+    def close(self) -> None:
+        """Release this store; the file closes when the last store on it in the process does."""
+        if self._closed:
+            return
+        self._closed = True
+        with _OPEN_LOCK:
+            self._db.users -= 1
+            if self._db.users > 0:
+                return
+            _OPEN.pop(self._db.path, None)
+        with self._db.write_lock:
+            self._db.writer.close()
+            self._db.root.close()
+        self._db.series.close()
+
+    # -- primitives --------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        if self._closed:
+            raise StoreError("the store is closed", key="store.closed", path=self._db.path)
+        try:
+            yield
+        except WerkError:
+            raise
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"DuckDB failed on {self._db.path}: {exc}", key="store.duckdb", path=self._db.path
+            ) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._errors():
+            with self._db.cursor_lock:
+                cursor = self._db.root.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._db.write_lock, self._errors():
+            writer = self._db.writer
+            writer.execute("BEGIN TRANSACTION")
+            try:
+                yield writer
+            except BaseException:
+                writer.execute("ROLLBACK")
+                raise
+            writer.execute("COMMIT")
+
+    def _execute(
+        self, c: duckdb.DuckDBPyConnection, query: str, params: Sequence[object] = ()
+    ) -> None:
+        c.execute(query, list(params))
+
+    def _rows(
+        self, c: duckdb.DuckDBPyConnection, query: str, params: Sequence[object] = ()
+    ) -> list[tuple[Any, ...]]:
+        return c.execute(query, list(params)).fetchall()
+
+    def _table(
+        self,
+        c: duckdb.DuckDBPyConnection,
+        query: str,
+        params: Sequence[object],
+        schema: pa.Schema,
+    ) -> pa.Table:
+        table = c.sql(query, params=list(params)).to_arrow_table()
+        return table.rename_columns(schema.names).cast(schema)
+
+    @contextmanager
+    def _registered(self, c: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
+        for name, table in tables.items():
+            c.register(name, table)
+        try:
+            yield
+        finally:
+            for name in tables:
+                c.unregister(name)
+
+    @staticmethod
+    def _selection(selection: Selection) -> pa.Table:
+        return pa.table(
+            {
+                "id": pa.array(selection.ids.astype(np.int32)),
+                "rank": pa.array(selection.ranks.astype(np.int32)),
+            }
+        )
+
+    def _register(self, c: duckdb.DuckDBPyConnection, rows: pa.Table) -> tuple[pa.Table, int]:
+        with self._registered(c, incoming=rows):
+            inserted = c.execute(
+                "INSERT INTO series (path, signal, unit, value_type)"
+                " SELECT path, signal, unit, value_type FROM incoming"
+                " ON CONFLICT (path, signal) DO NOTHING RETURNING id"
+            ).fetchnumpy()
+            c.execute(
+                "UPDATE series SET unit = coalesce(n.unit, series.unit),"
+                " value_type = coalesce(n.value_type, series.value_type) FROM incoming n"
+                " WHERE series.path = n.path AND series.signal = n.signal"
+                " AND (n.unit IS NOT NULL OR n.value_type IS NOT NULL)"
+            )
+            known = c.sql(
+                "SELECT s.id::BIGINT AS id, s.path, s.signal FROM series s"
+                " JOIN incoming n ON s.path = n.path AND s.signal = n.signal"
+            ).to_arrow_table()
+        return known, len(inserted["id"])
+
+    def _insert_samples(
+        self, c: duckdb.DuckDBPyConnection, series_ids: Int64Array, batch: SampleColumns
+    ) -> None:
+        status = (
+            pa.nulls(len(batch), pa.uint32())
+            if batch.status is None
+            else pa.array(batch.status, pa.uint32(), mask=batch.status_null)
+        )
+        table = pa.table(
+            {
+                "ts": pa.array(batch.ts, pa.int64()),
+                "value": pa.array(batch.value, pa.float64()),
+                "series_id": pa.array(series_ids.astype(np.int32)),
+                "quality": pa.array(batch.quality, pa.uint8()),
+                "status": status,
+            }
+        )
+        with self._registered(c, batch=table):
+            c.execute(
+                "INSERT INTO samples (ts, value, series_id, quality, status)"
+                " SELECT ts, value, series_id, quality, status FROM batch"
+            )
+
+    def _load_blocks(
+        self, c: duckdb.DuckDBPyConnection, block_ids: Int64Array, *, for_update: bool
+    ) -> Blocks:
+        # No row locks needed: writes are serialised by the process-wide write lock.
+        wanted = pa.table({"block": pa.array(block_ids.astype(np.int32))})
+        with self._registered(c, wanted=wanted):
+            rows = c.execute(
+                "SELECT b.block, b.data FROM latest_blocks b JOIN wanted w ON b.block = w.block"
+                " ORDER BY b.block"
+            ).fetchall()
+        return Blocks.assemble(block_ids, [r[0] for r in rows], [r[1] for r in rows])
+
+    def _save_blocks(self, c: duckdb.DuckDBPyConnection, blocks: Blocks, rows: Int64Array) -> None:
+        if not len(rows):
+            return
+        stored = blocks.stored[rows]
+        for which, statement in (
+            (
+                rows[stored],
+                "UPDATE latest_blocks SET data = u.data FROM changed u"
+                " WHERE latest_blocks.block = u.block",
+            ),
+            (rows[~stored], "INSERT INTO latest_blocks SELECT block, data FROM changed"),
+        ):
+            if not len(which):
+                continue
+            changed = pa.table(
+                {
+                    "block": pa.array(blocks.ids[which].astype(np.int32)),
+                    "data": pa.array([blocks.payload(int(i)) for i in which], pa.binary()),
+                }
+            )
+            with self._registered(c, changed=changed):
+                c.execute(statement)
+        blocks.stored[rows] = True
+
+    def _insert_events(self, c: duckdb.DuckDBPyConnection, events: pa.Table) -> None:
+        with self._registered(c, incoming_events=events):
+            c.execute(
+                f"INSERT INTO events ({sql.EVENT_COLUMNS})"
+                f" SELECT {sql.EVENT_COLUMNS} FROM incoming_events"
+            )
+
+    def _samples(
+        self,
+        c: duckdb.DuckDBPyConnection,
+        selection: Selection,
+        start: int,
+        end: int,
+        *,
+        good_only: bool,
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
+        query = sql.RAW.duckdb.replace("{good}", " AND s.quality < 2" if good_only else "")
+        with self._registered(c, sel=self._selection(selection)):
+            table = c.sql(query, params=[start, end]).to_arrow_table()
+        return (
+            np.asarray(table.column(0).to_numpy(), dtype=np.int64),
+            np.asarray(table.column(1).to_numpy(), dtype=np.int64),
+            np.asarray(table.column(2).to_numpy(), dtype=np.float64),
+            np.asarray(table.column(3).to_numpy(), dtype=np.uint8),
+        )
+
+    def _aggregate(
+        self,
+        c: duckdb.DuckDBPyConnection,
+        selection: Selection,
+        start: int,
+        end: int,
+        edges: Int64Array,
+        expr: str,
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], Int64Array]:
+        starts = pa.table(
+            {"idx": pa.array(np.arange(len(edges) - 1, dtype=np.int64)), "start": edges[:-1]}
+        )
+        query = sql.AGGREGATE.duckdb.replace("{expr}", expr)
+        with self._registered(c, sel=self._selection(selection), edges=starts):
+            table = c.sql(query, params=[start, end]).to_arrow_table()
+        return (
+            np.asarray(table.column(0).to_numpy(), dtype=np.int64),
+            np.asarray(table.column(1).to_numpy(), dtype=np.int64),
+            np.asarray(table.column(2).to_numpy(), dtype=np.float64),
+            np.asarray(table.column(3).to_numpy(), dtype=np.int64),
+        )
+
+    def _last_before(
+        self, c: duckdb.DuckDBPyConnection, selection: Selection, lo: int, hi: int
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
+        with self._registered(c, sel=self._selection(selection)):
+            table = c.sql(sql.LAST_BEFORE.duckdb, params=[lo, hi]).to_arrow_table()
+        return (
+            np.asarray(table.column(0).to_numpy(), dtype=np.int64),
+            np.asarray(table.column(1).to_numpy(), dtype=np.int64),
+            np.asarray(table.column(2).to_numpy(), dtype=np.float64),
+            np.asarray(table.column(3).to_numpy(), dtype=np.uint8),
+        )
+
+    def _delete_samples(
+        self, c: duckdb.DuckDBPyConnection, series_ids: Int64Array, cutoffs: Int64Array
+    ) -> int:
+        if not len(series_ids):
+            return 0
+        cut = pa.table(
+            {"id": pa.array(series_ids.astype(np.int32)), "cutoff": pa.array(cutoffs, pa.int64())}
+        )
+        with self._registered(c, cut=cut):
+            rows = c.execute(
+                "DELETE FROM samples USING cut"
+                " WHERE samples.series_id = cut.id AND samples.ts < cut.cutoff"
+            ).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def _size_bytes(self) -> int | None:
+        if self._db.path == ":memory:":
+            return None
+        total = 0
+        for suffix in ("", ".wal"):
+            try:
+                total += os.path.getsize(self._db.path + suffix)
+            except OSError:
+                continue
+        return total
+
+    def _extra_info(self) -> dict[str, str]:
+        return {"path": self._db.path, "duckdb": duckdb.__version__}

@@ -1,0 +1,409 @@
+"""Store werk's data in PostgreSQL: the server store, for many writers and readers.
+
+Connections come from a pool (psycopg_pool) that checks each connection as it hands it out, so
+connections broken by a server restart are replaced instead of failing the next call. While the
+server is down every call raises :class:`werk.errors.StoreUnavailable` within ``timeout``
+seconds; when it is back the pool reconnects by itself and calls succeed again, no restart of the
+process needed. A write is one transaction: if the server goes away in the middle, nothing of the
+batch is visible. If it goes away during COMMIT the outcome is unknown to the caller, who retries
+with the same batch key: the ledger makes that safe.
+
+Samples are written with binary COPY (:mod:`werk.store.pgcopy`). ``samples`` is partitioned by
+range of ``ts``: one partition per week from Monday 00:00 UTC, named ``samples_wYYYYMMDD`` after
+that Monday. Partitions are created on demand, before the write transaction and under an advisory
+lock so that concurrent writers do not race, and remembered per process. Retention drops a whole
+partition when every series' rule has expired it, and deletes rows otherwise.
+
+Reads of many numbers (raw samples, buckets) come back as one bytea packed on the server
+(``int8send(ts) || ...``) and unpacked with numpy, instead of one Python tuple per row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Final
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+import pyarrow as pa
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from werk.errors import StoreError, StoreUnavailable, WerkError
+from werk.store import pgcopy, sql
+from werk.store.backend import Int64Array, SampleColumns, Selection, SqlStore
+from werk.store.base import WriteResult
+from werk.store.buckets import MONDAY_EPOCH_DAY, NS
+from werk.store.latest import Blocks, empty_block
+from werk.store.schema import Dialect
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+WEEK_NS: Final = 7 * 86_400 * NS
+MONDAY_NS: Final = MONDAY_EPOCH_DAY * 86_400 * NS
+"""1970-01-05 00:00 UTC, the Monday partition weeks count from."""
+
+# Advisory lock keys (pg_advisory_xact_lock takes a bigint): arbitrary, fixed, werk's own.
+MIGRATION_LOCK: Final = 0x7765726B_0001
+SERIES_LOCK: Final = 0x7765726B_0002
+PARTITION_LOCK: Final = 0x7765726B_0003
+
+_PARTITION: Final = re.compile(r"samples_w(\d{8})")
+_SAMPLE_TYPES: Final = ["int8", "float8", "int4", "int2", "int8"]
+
+
+def week_of(ts: Int64Array) -> Int64Array:
+    """Return the partition week index of each timestamp (ns)."""
+    return (ts - MONDAY_NS) // WEEK_NS
+
+
+def partition_name(week: int) -> str:
+    """Return the name of the partition of week ``week``."""
+    monday = datetime.fromtimestamp((MONDAY_NS + week * WEEK_NS) // NS, tz=UTC)
+    return f"samples_w{monday:%Y%m%d}"
+
+
+def _week_of_name(name: str) -> int | None:
+    match = _PARTITION.fullmatch(name)
+    if match is None:
+        return None
+    monday = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC)
+    ns = int((monday - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1)) * 1_000
+    return int((ns - MONDAY_NS) // WEEK_NS)
+
+
+class PostgresStore(SqlStore[Connection]):
+    """The store in a PostgreSQL database (``postgresql://user@host:port/db``).
+
+    Args:
+        url: libpq connection URI.
+        pool_size: Most connections held at once.
+        timeout: Seconds a call waits for a connection before it raises StoreUnavailable.
+    """
+
+    backend = "postgresql"
+    dialect: ClassVar[Dialect] = "postgres"
+
+    def __init__(self, url: str, *, pool_size: int = 4, timeout: float = 5.0) -> None:
+        super().__init__(url)
+        try:
+            info = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise StoreError(f"PostgreSQL URL cannot be parsed: {exc}", key="store.url") from exc
+        self._where = (
+            f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+        )
+        self._timeout = timeout
+        self._partitions: set[int] = set()
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            timeout=timeout,
+            check=ConnectionPool.check_connection,
+            kwargs={"connect_timeout": max(1, round(timeout))},
+            name=f"werk-store[{self._where}]",
+        )
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+        super().close()
+
+    # -- primitives --------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except WerkError:
+            raise
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL at {self._where} cannot be reached (no connection within "
+                f"{self._timeout:g} s): {exc}",
+                key="store.unavailable",
+                source_id=self._where,
+            ) from exc
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL at {self._where} is unavailable: {exc}".strip(),
+                key="store.unavailable",
+                source_id=self._where,
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"PostgreSQL at {self._where} failed: {exc}".strip(),
+                key="store.postgres",
+                source_id=self._where,
+            ) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._errors(), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._errors(), self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def _execute(self, c: Connection, query: str, params: Sequence[object] = ()) -> None:
+        c.execute(query, list(params))
+
+    def _rows(
+        self, c: Connection, query: str, params: Sequence[object] = ()
+    ) -> list[tuple[Any, ...]]:
+        return c.execute(query, list(params)).fetchall()
+
+    def _table(
+        self, c: Connection, query: str, params: Sequence[object], schema: pa.Schema
+    ) -> pa.Table:
+        rows = c.execute(query, list(params)).fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+        return pa.Table.from_arrays(
+            [pa.array(list(col), f.type) for col, f in zip(columns, schema, strict=True)],
+            schema=schema,
+        )
+
+    def _lock_schema(self, c: Connection) -> None:
+        c.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+
+    # -- partitions --------------------------------------------------------------------------
+    def _prepare_write(self, ts: Int64Array) -> None:
+        weeks_of = week_of(ts)
+        lo, hi = int(weeks_of.min()), int(weeks_of.max())
+        weeks = {lo} if lo == hi else {int(w) for w in np.unique(weeks_of)}
+        missing = weeks - self._partitions
+        if not missing:
+            return
+        with self._writing() as c:
+            c.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+            for week in sorted(missing):
+                start = MONDAY_NS + week * WEEK_NS
+                c.execute(
+                    f"CREATE TABLE IF NOT EXISTS {partition_name(week)} PARTITION OF samples"
+                    f" FOR VALUES FROM ({start}) TO ({start + WEEK_NS})"
+                )
+        self._partitions |= missing
+
+    def write(
+        self,
+        batch_key: str,
+        samples: pa.Table | None = None,
+        events: pa.Table | None = None,
+        *,
+        source: str = "",
+    ) -> WriteResult:
+        """Store one batch atomically and idempotently; see :meth:`SqlStore.write`."""
+        try:
+            return super().write(batch_key, samples, events, source=source)
+        except StoreError as exc:
+            # Another process dropped a partition this process remembered: forget and retry once.
+            if not isinstance(exc.__cause__, psycopg.errors.CheckViolation):
+                raise
+            self._partitions.clear()
+            return super().write(batch_key, samples, events, source=source)
+
+    # -- series, samples, blocks, events -----------------------------------------------------
+    def _register(self, c: Connection, rows: pa.Table) -> tuple[pa.Table, int]:
+        # Registration is serialised (until commit) so that ids become visible in the order
+        # they were given: readers learn new series by asking for ids above the largest known.
+        c.execute("SELECT pg_advisory_xact_lock(%s)", (SERIES_LOCK,))
+        columns = [rows.column(n).to_pylist() for n in ("path", "signal", "unit", "value_type")]
+        inserted = c.execute(
+            "INSERT INTO series (path, signal, unit, value_type)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " ON CONFLICT (path, signal) DO NOTHING RETURNING id",
+            columns,
+        ).fetchall()
+        if rows.column("unit").null_count < rows.num_rows or (
+            rows.column("value_type").null_count < rows.num_rows
+        ):
+            c.execute(
+                "UPDATE series SET unit = coalesce(n.unit, series.unit),"
+                " value_type = coalesce(n.value_type, series.value_type)"
+                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+                " AS n(path, signal, unit, value_type)"
+                ' WHERE series.path = n.path COLLATE "C" AND series.signal = n.signal COLLATE "C"',
+                columns,
+            )
+        known = c.execute(
+            "SELECT s.id, s.path, s.signal FROM series s"
+            " JOIN unnest(%s::text[], %s::text[]) AS n(path, signal)"
+            ' ON s.path = n.path COLLATE "C" AND s.signal = n.signal COLLATE "C"',
+            columns[:2],
+        ).fetchall()
+        ids, paths, signals = zip(*known, strict=True) if known else ((), (), ())
+        table = pa.table(
+            {
+                "id": pa.array(ids, pa.int64()),
+                "path": pa.array(paths, pa.string()),
+                "signal": pa.array(signals, pa.string()),
+            }
+        )
+        return table, len(inserted)
+
+    def _insert_samples(self, c: Connection, series_ids: Int64Array, batch: SampleColumns) -> None:
+        n = len(batch)
+        status = batch.status if batch.status is not None else np.zeros(n, dtype=np.uint32)
+        status_null = (
+            np.ones(n, dtype=bool)
+            if batch.status is None
+            else (batch.status_null if batch.status_null is not None else None)
+        )
+        data = pgcopy.encode(
+            [batch.ts, batch.value, series_ids, batch.quality, status],
+            _SAMPLE_TYPES,
+            nulls=[None, None, None, None, status_null],
+        )
+        with (
+            c.cursor() as cur,
+            cur.copy(
+                "COPY samples (ts, value, series_id, quality, status) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
+        ):
+            copy.write(data)
+
+    def _fetch_blocks(
+        self, c: Connection, block_ids: list[int], lock: str
+    ) -> list[tuple[Any, ...]]:
+        return c.execute(
+            f"SELECT block, data FROM latest_blocks WHERE block = ANY(%s) ORDER BY block{lock}",
+            (block_ids,),
+            binary=True,
+        ).fetchall()
+
+    def _load_blocks(self, c: Connection, block_ids: Int64Array, *, for_update: bool) -> Blocks:
+        wanted = [int(b) for b in block_ids]
+        # Locks are taken in block order (ORDER BY ... FOR UPDATE), so two writers touching the
+        # same blocks queue up instead of deadlocking.
+        lock = " FOR UPDATE" if for_update else ""
+        rows = self._fetch_blocks(c, wanted, lock)
+        if for_update and len(rows) < len(wanted):
+            have = {int(r[0]) for r in rows}
+            missing = [b for b in wanted if b not in have]
+            c.execute(
+                "INSERT INTO latest_blocks (block, data) SELECT b, %s FROM unnest(%s::int4[]) AS b"
+                " ORDER BY b ON CONFLICT (block) DO NOTHING",
+                (empty_block(), missing),
+            )
+            rows = self._fetch_blocks(c, wanted, lock)
+        blocks = Blocks.assemble(block_ids, [int(r[0]) for r in rows], [r[1] for r in rows])
+        return blocks
+
+    def _save_blocks(self, c: Connection, blocks: Blocks, rows: Int64Array) -> None:
+        if not len(rows):
+            return
+        with c.cursor() as cur:
+            cur.executemany(
+                "UPDATE latest_blocks SET data = %b WHERE block = %s",
+                [(blocks.payload(int(i)), int(blocks.ids[i])) for i in rows],
+            )
+
+    def _insert_events(self, c: Connection, events: pa.Table) -> None:
+        c.execute(
+            f"INSERT INTO events ({sql.EVENT_COLUMNS}) SELECT * FROM unnest("
+            "%s::text[], %s::int8[], %s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::int8[], %s::int8[], %s::int8[], %s::bool[])",
+            [events.column(i).to_pylist() for i in range(events.num_columns)],
+        )
+
+    @staticmethod
+    def _selection(selection: Selection) -> list[list[int]]:
+        return [selection.ids.tolist(), selection.ranks.tolist()]
+
+    def _samples(
+        self, c: Connection, selection: Selection, start: int, end: int, *, good_only: bool
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
+        query = sql.RAW.postgres.replace("{good}", " AND s.quality < 2" if good_only else "")
+        row = c.execute(query, [*self._selection(selection), start, end], binary=True).fetchone()
+        packed = np.frombuffer(
+            (row[0] if row else None) or b"",
+            dtype=[("rank", ">i4"), ("ts", ">i8"), ("value", ">f8"), ("quality", ">i2")],
+        )
+        return (
+            packed["rank"].astype(np.int64),
+            packed["ts"].astype(np.int64),
+            packed["value"].astype(np.float64),
+            packed["quality"].astype(np.uint8),
+        )
+
+    def _aggregate(
+        self,
+        c: Connection,
+        selection: Selection,
+        start: int,
+        end: int,
+        edges: Int64Array,
+        expr: str,
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], Int64Array]:
+        query = sql.AGGREGATE.postgres.replace("{expr}", expr)
+        params = [edges.tolist(), *self._selection(selection), start, end]
+        row = c.execute(query, params, binary=True).fetchone()
+        packed = np.frombuffer(
+            (row[0] if row else None) or b"",
+            dtype=[("rank", ">i4"), ("bucket", ">i4"), ("value", ">f8"), ("count", ">i8")],
+        )
+        return (
+            packed["rank"].astype(np.int64),
+            packed["bucket"].astype(np.int64),
+            packed["value"].astype(np.float64),
+            packed["count"].astype(np.int64),
+        )
+
+    def _last_before(
+        self, c: Connection, selection: Selection, lo: int, hi: int
+    ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
+        rows = c.execute(sql.LAST_BEFORE.postgres, [*self._selection(selection), lo, hi]).fetchall()
+        sid, ts, value, quality = zip(*rows, strict=True) if rows else ((), (), (), ())
+        return (
+            np.asarray(sid, dtype=np.int64),
+            np.asarray(ts, dtype=np.int64),
+            np.asarray(value, dtype=np.float64),
+            np.asarray(quality, dtype=np.uint8),
+        )
+
+    def _delete_samples(self, c: Connection, series_ids: Int64Array, cutoffs: Int64Array) -> int:
+        if not len(series_ids):
+            return 0
+        deleted = 0
+        total = int(c.execute("SELECT count(*) FROM series").fetchall()[0][0])
+        if total == len(series_ids):
+            # Every series has a rule: a week older than the earliest cutoff goes whole.
+            oldest_kept = int(cutoffs.min())
+            names = c.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'samples'::regclass"
+            ).fetchall()
+            for (name,) in names:
+                week = _week_of_name(name)
+                if week is None or MONDAY_NS + (week + 1) * WEEK_NS > oldest_kept:
+                    continue
+                deleted += int(c.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+                c.execute(f"DROP TABLE {name}")
+                self._partitions.discard(week)
+        for cutoff in np.unique(cutoffs):
+            ids = series_ids[cutoffs == cutoff].tolist()
+            cur = c.execute(
+                "DELETE FROM samples WHERE ts < %s AND series_id = ANY(%s::int4[])",
+                (int(cutoff), ids),
+            )
+            deleted += max(cur.rowcount, 0)
+        return deleted
+
+    def _size_bytes(self) -> int | None:
+        with self._reading() as c:
+            return int(c.execute("SELECT pg_database_size(current_database())").fetchall()[0][0])
+
+    def _extra_info(self) -> dict[str, str]:
+        with self._reading() as c:
+            weeks = c.execute(
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'samples'::regclass"
+            ).fetchall()[0][0]
+            version = c.execute("SHOW server_version").fetchall()[0][0]
+        return {"server": self._where, "partitions": str(weeks), "postgresql": str(version)}

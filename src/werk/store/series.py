@@ -1,0 +1,249 @@
+"""Resolve (path, signal) pairs to series ids in memory, without per-row Python.
+
+Both stores keep the series registry in the database and a copy of (id, path, signal) here. A
+write resolves its batch against the copy: DuckDB's vectorised ``hash(path, signal)`` gives a
+64-bit key per row, an open-addressing hash table in numpy maps keys to positions, and the paths
+and signals at those positions are compared with the batch to rule out hash collisions. Pairs
+not found are registered by the store in bulk and added here after their transaction commits.
+
+Edges send the same point table batch after batch, so the last few (path, signal) columns seen are
+remembered with their ids: an identical batch layout resolves with two buffer comparisons.
+
+Series ids never change once given, so the copy is never wrong, only incomplete; the stores add
+what other processes registered (``ids > max_id``) before reads that need it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Final
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Int64Array = npt.NDArray[np.int64]
+
+_EMPTY: Final = -1
+_MEMO: Final = 4
+
+
+def normalise_prefix(prefix: str | None) -> str:
+    """Return ``prefix`` without surrounding slashes and white space; '' means everything."""
+    return (prefix or "").strip().strip("/")
+
+
+def under(paths: pa.Array | pa.ChunkedArray, prefix: str) -> pa.Array:
+    """Return a boolean mask: path equals ``prefix`` or lies below it (segment-wise)."""
+    if not prefix:
+        return pa.array(np.ones(len(paths), dtype=bool))
+    return pc.or_(pc.equal(paths, prefix), pc.starts_with(paths, prefix + "/"))
+
+
+class _HashTable:
+    """Map uint64 keys to int64 values with linear probing, all operations vectorised."""
+
+    def __init__(self, capacity: int) -> None:
+        self.mask = capacity - 1
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.values = np.full(capacity, _EMPTY, dtype=np.int64)
+
+    def lookup(self, keys: npt.NDArray[np.uint64]) -> Int64Array:
+        out = np.full(len(keys), _EMPTY, dtype=np.int64)
+        slot = (keys & np.uint64(self.mask)).astype(np.int64)
+        pending = np.arange(len(keys))
+        while len(pending):
+            at = slot[pending]
+            values = self.values[at]
+            hit = (values != _EMPTY) & (self.keys[at] == keys[pending])
+            out[pending[hit]] = values[hit]
+            go_on = ~hit & (values != _EMPTY)
+            pending = pending[go_on]
+            slot[pending] = (slot[pending] + 1) & self.mask
+        return out
+
+    def insert(self, keys: npt.NDArray[np.uint64], values: Int64Array) -> None:
+        """Insert distinct keys that are not in the table yet."""
+        slot = (keys & np.uint64(self.mask)).astype(np.int64)
+        pending = np.arange(len(keys))
+        while len(pending):
+            at = slot[pending]
+            free = self.values[at] == _EMPTY
+            # Of several keys probing the same free slot, the first takes it.
+            taken, first = np.unique(at[free], return_index=True)
+            winners = pending[free][first]
+            self.keys[taken] = keys[winners]
+            self.values[taken] = values[winners]
+            done = np.zeros(len(keys), dtype=bool)
+            done[winners] = True
+            pending = pending[~done[pending]]
+            slot[pending] = (slot[pending] + 1) & self.mask
+
+
+class SeriesIndex:
+    """The known series: ids, paths, signals, and a hash index over (path, signal).
+
+    Thread-safe: one lock guards changes and lookups; tables handed out are immutable.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._hasher = duckdb.connect(":memory:")
+        self.ids: Int64Array = np.zeros(0, dtype=np.int64)
+        self.paths: pa.Array = pa.array([], pa.string())
+        self.signals: pa.Array = pa.array([], pa.string())
+        self._position: Int64Array = np.zeros(0, dtype=np.int64)  # by id; -1 unknown
+        self._table = _HashTable(1024)
+        self._collisions: dict[tuple[str, str], int] = {}
+        self._order: Int64Array | None = None
+        self._memo: deque[tuple[pa.Array, pa.Array, Int64Array]] = deque(maxlen=_MEMO)
+
+    def close(self) -> None:
+        """Release the hashing connection."""
+        self._hasher.close()
+
+    @property
+    def max_id(self) -> int:
+        """Largest id known, 0 if none."""
+        return int(self.ids.max()) if len(self.ids) else 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _hash(self, paths: pa.Array, signals: pa.Array) -> npt.NDArray[np.uint64]:
+        pairs = pa.table({"path": paths, "signal": signals})
+        with self._lock:
+            rel = self._hasher.from_arrow(pairs).select("hash(path, signal) AS h")
+            hashed = rel.to_arrow_table().column("h")
+        return np.asarray(hashed.to_numpy(), dtype=np.uint64)
+
+    def add(self, ids: Int64Array, paths: pa.Array, signals: pa.Array) -> None:
+        """Add series read from or written to the database; ids already known are skipped."""
+        ids = np.asarray(ids, dtype=np.int64)
+        paths = _flat(paths)
+        signals = _flat(signals)
+        with self._lock:
+            known = self.position(ids) >= 0
+            if known.any():
+                keep = pa.array(~known)
+                ids, paths, signals = ids[~known], paths.filter(keep), signals.filter(keep)
+            if not len(ids):
+                return
+            base = len(self.ids)
+            self.ids = np.concatenate([self.ids, ids])
+            self.paths = pa.concat_arrays([self.paths, paths])
+            self.signals = pa.concat_arrays([self.signals, signals])
+            top = int(ids.max()) + 1
+            if top > len(self._position):
+                grown = np.full(max(top, 2 * len(self._position)), _EMPTY, dtype=np.int64)
+                grown[: len(self._position)] = self._position
+                self._position = grown
+            positions = np.arange(base, base + len(ids), dtype=np.int64)
+            self._position[ids] = positions
+            self._order = None
+            keys = self._hash(paths, signals)
+            if 2 * len(self.ids) > len(self._table.keys):
+                self._rebuild()
+            else:
+                self._index(keys, positions)
+
+    def _rebuild(self) -> None:
+        capacity = 1024
+        while capacity < 4 * len(self.ids):
+            capacity *= 2
+        self._table = _HashTable(capacity)
+        self._collisions = {}
+        self._index(self._hash(self.paths, self.signals), np.arange(len(self.ids), dtype=np.int64))
+
+    def _index(self, keys: npt.NDArray[np.uint64], positions: Int64Array) -> None:
+        # A key already in the table, or twice in this lot, belongs to a different pair with the
+        # same 64-bit hash: such pairs are kept in a plain dict instead.
+        clash = self._table.lookup(keys) != _EMPTY
+        _, first = np.unique(keys, return_index=True)
+        repeated = np.ones(len(keys), dtype=bool)
+        repeated[first] = False
+        clash |= repeated
+        for i in np.flatnonzero(clash):
+            pair = (self.paths[int(positions[i])].as_py(), self.signals[int(positions[i])].as_py())
+            self._collisions[pair] = int(positions[i])
+        self._table.insert(keys[~clash], positions[~clash])
+
+    def position(self, ids: Int64Array) -> Int64Array:
+        """Return the position of each id in :attr:`ids` (-1 for unknown ids)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.full(len(ids), _EMPTY, dtype=np.int64)
+        inside = (ids >= 0) & (ids < len(self._position))
+        out[inside] = self._position[ids[inside]]
+        return out
+
+    def resolve(
+        self, paths: pa.Array | pa.ChunkedArray, signals: pa.Array | pa.ChunkedArray
+    ) -> Int64Array:
+        """Return the id of each (path, signal) row, -1 where the pair is not known."""
+        paths = _flat(paths)
+        signals = _flat(signals)
+        with self._lock:
+            for memo_paths, memo_signals, memo_ids in self._memo:
+                if memo_paths.equals(paths) and memo_signals.equals(signals):
+                    return memo_ids
+            found = self._table.lookup(self._hash(paths, signals))
+            hit = found != _EMPTY
+            if hit.any():
+                # Rule out hash collisions: the pair at the position must be the pair asked for.
+                at = pa.array(np.where(hit, found, 0))
+                same = pc.and_(
+                    pc.equal(self.paths.take(at), paths), pc.equal(self.signals.take(at), signals)
+                )
+                hit &= np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+            if self._collisions and not hit.all():
+                for i in np.flatnonzero(~hit):
+                    where = self._collisions.get((paths[int(i)].as_py(), signals[int(i)].as_py()))
+                    if where is not None:
+                        found[i], hit[i] = where, True
+            ids = np.full(len(found), _EMPTY, dtype=np.int64)
+            ids[hit] = self.ids[found[hit]]
+            if hit.all():
+                self._memo.appendleft((paths, signals, ids))
+            return ids
+
+    def order(self) -> Int64Array:
+        """Return the positions of all series sorted by path, then signal."""
+        with self._lock:
+            if self._order is None:
+                table = pa.table({"path": self.paths, "signal": self.signals})
+                self._order = np.asarray(
+                    pc.sort_indices(table, [("path", "ascending"), ("signal", "ascending")]),
+                    dtype=np.int64,
+                )
+            return self._order
+
+    def select(
+        self, prefix: str | None, signals: list[str] | None = None, *, exact: bool = False
+    ) -> Int64Array:
+        """Return positions of the series at ``prefix`` (and below, unless ``exact``) with one of
+        ``signals`` (all if None), sorted by path, then signal."""
+        with self._lock:
+            order = self.order()
+            paths, names = self.paths, self.signals
+        prefix = normalise_prefix(prefix)
+        if not prefix and not signals:
+            return order
+        mask = np.ones(len(order), dtype=bool)
+        if prefix:
+            match = pc.equal(paths, prefix) if exact else under(paths, prefix)
+            mask &= np.asarray(match.to_numpy(zero_copy_only=False), dtype=bool)
+        if signals:
+            wanted = pc.is_in(names, value_set=pa.array(signals, pa.string()))
+            mask &= np.asarray(wanted.to_numpy(zero_copy_only=False), dtype=bool)
+        return order[mask[order]]
+
+
+def _flat(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    return column
