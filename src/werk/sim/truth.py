@@ -1,0 +1,203 @@
+"""Gather the ground truth of a simulated span: what really happened, per machine, as Arrow.
+
+Tables (all times ``timestamp[ns, UTC]``; written to ``truth/<table>/site=<site>/part.parquet``):
+
+============  ========================================================================
+states        path, start, end, state, reason — gap-free and non-overlapping per machine,
+              covering the span exactly; one state event per row
+counts        path, ts, order, product, good, scrap — exactly the count events (before late
+              scrap)
+scrap         path, ts (of the count event), produced, found, order, product, quantity,
+              reason, detected (``station`` at the machine | ``eol`` inspection, later)
+failures      path, start, end, reason, cause (``wear`` | ``random``), plc_restart — every
+              breakdown starting in the span, in wall time (a break may hide part of it)
+orders        line, order, product, quantity, released
+conditions    path, ts, wear, wear_per_h, drift, drift_per_h — wear and process drift from
+              ``ts`` on, per hour of *executing* time (drift is capped at ±1.6)
+calendar      site, tz, kind (shift | break | maintenance | holiday), name, shift,
+              local_date, label, start, end
+machines      path, site, area, line, position, type, vendor, serial
+ideal_cycles  path, product, ideal_cycle_s — ISO 22400 PRI per machine and product
+============  ========================================================================
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+
+from werk.samples import to_ns
+from werk.sim.events import CountBatches
+from werk.sim.fleet import Machine, Site
+from werk.sim.journal import MachineWindow
+from werk.sim.line import LineSim
+from werk.sim.view import MachineState
+
+_STATES = tuple(MachineState)
+_TS = pa.timestamp("ns", tz="UTC")
+_H_MS = 3_600_000
+
+TRUTH_SCHEMAS: dict[str, pa.Schema] = {
+    "states": pa.schema(
+        [("path", pa.string()), ("start", _TS), ("end", _TS), ("state", pa.string()),
+         ("reason", pa.string())]
+    ),
+    "counts": pa.schema(
+        [("path", pa.string()), ("ts", _TS), ("order", pa.string()), ("product", pa.string()),
+         ("good", pa.int64()), ("scrap", pa.int64())]
+    ),
+    "scrap": pa.schema(
+        [("path", pa.string()), ("ts", _TS), ("produced", _TS), ("found", _TS),
+         ("order", pa.string()), ("product", pa.string()), ("quantity", pa.int64()),
+         ("reason", pa.string()), ("detected", pa.string())]
+    ),
+    "failures": pa.schema(
+        [("path", pa.string()), ("start", _TS), ("end", _TS), ("reason", pa.string()),
+         ("cause", pa.string()), ("plc_restart", pa.bool_())]
+    ),
+    "orders": pa.schema(
+        [("line", pa.string()), ("order", pa.string()), ("product", pa.string()),
+         ("quantity", pa.int64()), ("released", _TS)]
+    ),
+    "conditions": pa.schema(
+        [("path", pa.string()), ("ts", _TS), ("wear", pa.float64()), ("wear_per_h", pa.float64()),
+         ("drift", pa.float64()), ("drift_per_h", pa.float64())]
+    ),
+    "calendar": pa.schema(
+        [("site", pa.string()), ("tz", pa.string()), ("kind", pa.string()), ("name", pa.string()),
+         ("shift", pa.string()), ("local_date", pa.date32()), ("label", pa.string()),
+         ("start", _TS), ("end", _TS)]
+    ),
+    "machines": pa.schema(
+        [("path", pa.string()), ("site", pa.string()), ("area", pa.string()),
+         ("line", pa.string()), ("position", pa.int32()), ("type", pa.string()),
+         ("vendor", pa.string()), ("serial", pa.string())]
+    ),
+    "ideal_cycles": pa.schema(
+        [("path", pa.string()), ("product", pa.string()), ("ideal_cycle_s", pa.float64())]
+    ),
+}  # fmt: skip
+"""The columns of each truth table."""
+
+
+class TruthRecorder:
+    """Collect one site's truth window by window; :meth:`finish` closes the last states."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.rows: dict[str, dict[str, list[object]]] = {
+            name: {f.name: [] for f in schema} for name, schema in TRUTH_SCHEMAS.items()
+        }
+        self._open: dict[str, tuple[int, str, str | None]] = {}
+
+    def _row(self, table: str, *values: object) -> None:
+        for column, value in zip(self.rows[table].values(), values, strict=True):
+            column.append(value)
+
+    def add_window(
+        self,
+        window: MachineWindow,
+        *,
+        machine: Machine,
+        line: LineSim,
+        batches: CountBatches,
+    ) -> None:
+        """Add what ``machine`` did in ``window``."""
+        path = machine.path
+        a = window.start_ms
+        tl = window.timeline
+        for start, code, reason in zip(tl.start.tolist(), tl.code.tolist(), tl.reason, strict=True):
+            start = max(start, a)
+            previous = self._open.get(path)
+            if previous is not None and previous[0] == start:
+                continue  # the interval still going on from the previous window
+            if previous is not None:
+                self._row("states", path, previous[0], start, previous[1], previous[2])
+            self._open[path] = (start, _STATES[code].value, reason)
+        products = line.products
+        model = machine.model
+        for ts, order, product, good, scrap in zip(
+            batches.ts.tolist(),
+            batches.order.tolist(),
+            batches.product.tolist(),
+            batches.good.tolist(),
+            batches.scrap.tolist(),
+            strict=True,
+        ):
+            oid = line.order_id(order)
+            self._row("counts", path, ts, oid, products[product], good, scrap)
+            if scrap:
+                self._row("scrap", path, ts, ts, ts, oid, products[product], scrap,
+                          model.scrap_reason, "station")  # fmt: skip
+        parts = window.parts
+        for i in np.flatnonzero(parts.found_ms).tolist():
+            batch = int(batches.of_part[i])
+            self._row(
+                "scrap",
+                path,
+                int(batches.ts[batch]),
+                int(parts.ms[i]),
+                int(parts.found_ms[i]),
+                line.order_id(int(parts.order[i])),
+                products[int(parts.product[i])],
+                1,
+                model.late_reason,
+                "eol",
+            )
+        for f in window.failures:
+            self._row("failures", path, f.start_ms, f.end_ms, f.reason, f.cause, f.plc_restart)
+        cond = window.conditions
+        for ms, wear0, wear_rate, drift0, drift_rate in zip(
+            cond.ms.tolist(),
+            cond.wear0.tolist(),
+            cond.wear_rate.tolist(),
+            cond.drift0.tolist(),
+            cond.drift_rate.tolist(),
+            strict=True,
+        ):
+            if a <= ms < window.end_ms:
+                self._row("conditions", path, ms, wear0, wear_rate * _H_MS, drift0,
+                          drift_rate * _H_MS)  # fmt: skip
+
+    def add_orders(self, line: LineSim, start_ms: int, end_ms: int) -> None:
+        """Add the orders ``line`` released in ``[start_ms, end_ms)``."""
+        for record in line.orders.records:
+            if start_ms <= record.released_ms < end_ms:
+                self._row("orders", line.line.path, record.id, line.products[record.product],
+                          record.quantity, record.released_ms)  # fmt: skip
+
+    def finish(self, start: datetime, end: datetime) -> dict[str, pa.Table]:
+        """Close the states at ``end``, add calendar and machines, and return the tables."""
+        end_ms = to_ns(end) // 1_000_000
+        for path, (s, state, reason) in sorted(self._open.items()):
+            self._row("states", path, s, end_ms, state, reason)
+        self._open.clear()
+        site = self.site
+        for w in site.calendar.windows(start, end):
+            self._row("calendar", site.path, site.tz, w.kind.value, w.name, w.shift, w.local_date,
+                      w.label, w.start, w.end)  # fmt: skip
+        for line in site.lines:
+            for m in line.machines:
+                area = line.path.split("/")[2]
+                self._row("machines", m.path, site.path, area, line.path, m.position,
+                          m.type.value, m.vendor, m.serial)  # fmt: skip
+                for product, cycle in m.ideal_cycles.items():
+                    self._row("ideal_cycles", m.path, product, cycle.total_seconds())
+        tables = {}
+        for name, schema in TRUTH_SCHEMAS.items():
+            columns = self.rows[name]
+            arrays = []
+            for f in schema:
+                values = columns[f.name]
+                if f.type == _TS and values and isinstance(values[0], int):
+                    arrays.append(pa.array(np.array(values, np.int64) * 1_000_000).cast(_TS))
+                else:
+                    arrays.append(pa.array(values, f.type))
+            table = pa.Table.from_arrays(arrays, schema=schema)
+            if name in ("states", "counts", "conditions", "failures", "scrap"):
+                key = "start" if "start" in schema.names else "ts"
+                table = table.sort_by([("path", "ascending"), (key, "ascending")])
+            tables[name] = table
+        return tables
