@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import struct
-import itertools
 from collections.abc import Callable, Sequence
 
 import pytest
