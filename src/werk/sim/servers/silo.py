@@ -8,7 +8,9 @@ tick, and closes it when the site stops.
 from __future__ import annotations
 
 import errno
+import random
 import socket
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Protocol
 
@@ -106,3 +108,11 @@ def relative_path(site: SiteView, machine: MachineView) -> str:
 def line_path(machine: MachineView) -> str:
     """Return the production line a machine belongs to (the first four path levels)."""
     return "/".join(machine.path.split("/")[:4])
+
+
+def backoff_delays(first: float = 0.2, cap: float = 10.0) -> Iterator[float]:
+    """Yield capped, jittered exponential reconnect delays (jitter over the doubling ceiling)."""
+    ceiling = first
+    while True:
+        yield random.uniform(first / 2, ceiling)
+        ceiling = min(cap, ceiling * 2)

@@ -59,8 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -80,20 +79,12 @@ from werk.codecs.sparkplug import (
 )
 from werk.errors import ConfigError, PayloadError
 from werk.samples import to_ns
-from werk.sim.servers.silo import relative_path, site_segments
+from werk.sim.servers.silo import backoff_delays, relative_path, site_segments
 from werk.sim.view import STATE_CODES, MachineView, SiteView
 
 _log = logging.getLogger(__name__)
 
 REBIRTH = "Node Control/Rebirth"
-
-
-def backoff_delays(first: float = 0.2, cap: float = 10.0) -> Iterator[float]:
-    """Yield capped, jittered exponential delays (full jitter over the doubling ceiling)."""
-    ceiling = first
-    while True:
-        yield random.uniform(first / 2, ceiling)
-        ceiling = min(cap, ceiling * 2)
 
 
 @dataclass(slots=True)
