@@ -46,12 +46,11 @@ class Server:
             "WERK_PORT": str(self.port),
             "WERK_LOG_LEVEL": "warning",
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "werk.cli", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        log = self.data_dir / "server.log"
+        with log.open("ab") as out:  # the child keeps its own handle
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "werk.cli", "serve"], env=env, stdout=out, stderr=out
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -60,7 +59,7 @@ class Server:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None:
-                raise AssertionError(self.process.stderr.read().decode())  # type: ignore[union-attr]
+                raise AssertionError(log.read_text())
             time.sleep(0.1)
         raise AssertionError("server did not come up")
 

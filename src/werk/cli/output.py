@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from werk.errors import ConfigError, InvalidInput, WerkError
@@ -57,7 +58,7 @@ def emit_rows(
 def fail(exc: WerkError) -> int:
     """Print a werk error for a person and return the exit code for it."""
     where = ", ".join(f"{k} {v}" for k, v in exc.fields.items())
-    err_console.print(f"[bold red]error[/bold red] [{exc.key}] {exc.message}")
+    err_console.print(f"[bold red]error[/bold red] {escape(f'[{exc.key}] {exc.message}')}")
     if where:
-        err_console.print(f"  at: {where}")
+        err_console.print(f"  at: {escape(where)}")
     return 2 if isinstance(exc, InvalidInput | ConfigError) else 1

@@ -1,0 +1,349 @@
+"""``werk sim fleet|history|truth|run``: simulate a plant fleet, to Parquet or live.
+
+``history`` and ``truth`` write days of simulated data (see :mod:`werk.sim.history`); ``run``
+starts one protocol server per site (:func:`werk.sim.servers.open_silo`) and ticks the live
+simulation in real time or faster. Errors are raised as werk errors; ``werk.cli.main`` prints
+them and picks the exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Protocol, cast
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from werk.cli.output import console, emit_json, emit_rows
+from werk.errors import ConfigError, WerkError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from werk.sim.fleet import Fleet
+    from werk.sim.history import HistoryProgress, HistoryStats
+    from werk.sim.runtime import Runtime
+    from werk.sim.view import SiteView
+
+
+class _Server(Protocol):
+    """What ``run`` needs of a silo server (see ``werk.sim.servers.silo.SiloServer``)."""
+
+    endpoint: str
+
+    async def update(self) -> None: ...
+
+
+class _OpenSilo(Protocol):
+    """The call shape agreed with ``werk.sim.servers.open_silo``."""
+
+    def __call__(
+        self,
+        site: SiteView,
+        *,
+        host: str,
+        port: int,
+        mqtt_host: str,
+        mqtt_port: int,
+        drop_dir: Path,
+    ) -> contextlib.AbstractAsyncContextManager[_Server]: ...
+
+
+app = typer.Typer(
+    help="Simulate a car maker's plant fleet: history to Parquet, ground truth, or live servers.",
+    no_args_is_help=True,
+)
+
+FleetOption = Annotated[
+    Path | None,
+    typer.Option("--fleet", "-f", help="Fleet file (YAML); the default fleet if omitted."),
+]
+SeedOption = Annotated[int | None, typer.Option(help="Seed; overrides the fleet file's.")]
+DaysOption = Annotated[int, typer.Option(min=1, help="Days to simulate (UTC days).")]
+OutOption = Annotated[Path, typer.Option(help="Output directory.")]
+StartOption = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"], help="First day (UTC), YYYY-MM-DD; default: DAYS days before today."
+    ),
+]
+OverwriteOption = Annotated[
+    bool, typer.Option(help="Replace simulator output already in the directory.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fleet(path: Path | None, seed: int | None) -> Fleet:
+    from werk.sim.fleet import load_fleet
+
+    return load_fleet(path, seed=seed)
+
+
+def _first_day(start: datetime | None, days: int) -> date:
+    if start is not None:
+        return start.date()
+    return datetime.now(UTC).date() - timedelta(days=days)
+
+
+@app.command("fleet")
+def fleet_command(
+    fleet: FleetOption = None, seed: SeedOption = None, json_: JsonOption = False
+) -> None:
+    """List the fleet's sites, lines and machines."""
+    the_fleet = _fleet(fleet, seed)
+    machines = [
+        {
+            "path": machine.path,
+            "site": site.name,
+            "tz": site.tz,
+            "silo": site.silo.value,
+            "line": line.path.split("/", 2)[2],
+            "position": machine.position,
+            "machine": machine.name,
+            "type": machine.type.value,
+            "vendor": machine.vendor,
+            "serial": machine.serial,
+            "signals": [s.name for s in machine.signal_specs],
+        }
+        for site in the_fleet.sites
+        for line in site.lines
+        for machine in line.machines
+    ]
+    if json_:
+        emit_json(
+            {"enterprise": the_fleet.enterprise, "seed": the_fleet.seed, "machines": machines}
+        )
+        return
+    sites = [
+        {
+            "site": site.name,
+            "time zone": site.tz,
+            "silo": site.silo.value,
+            "lines": len(site.lines),
+            "machines": len(site.machines),
+        }
+        for site in the_fleet.sites
+    ]
+    emit_rows(sites, as_json=False, title=f"{the_fleet.enterprise} (seed {the_fleet.seed})")
+    emit_rows(
+        [
+            {k: m[k] for k in ("site", "line", "machine", "type", "vendor", "serial")}
+            for m in machines
+        ],
+        as_json=False,
+    )
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[HistoryProgress], None]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("site-days"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(label, total=total, detail="")
+
+        def update(p: HistoryProgress) -> None:
+            progress.update(
+                task,
+                completed=p.done,
+                detail=f"{p.site} {p.day.isoformat()}  {p.samples / 1e6:,.1f} M samples",
+            )
+
+        yield update
+
+
+def _report(stats: HistoryStats, out: Path, as_json: bool) -> None:
+    data = {**asdict(stats), "samples_per_s": round(stats.samples_per_s), "out": str(out)}
+    if as_json:
+        emit_json(data)
+        return
+    console.print(
+        f"wrote {stats.samples:,} samples, {stats.events:,} events and {stats.truth_rows:,} "
+        f"truth rows in {stats.files} files ({stats.bytes / 1e6:,.1f} MB) to {out} "
+        f"in {stats.seconds:.1f} s — {stats.samples_per_s / 1e6:.1f} M samples/s"
+    )
+
+
+@app.command()
+def history(
+    out: OutOption,
+    fleet: FleetOption = None,
+    days: DaysOption = 1,
+    start: StartOption = None,
+    seed: SeedOption = None,
+    samples: Annotated[bool, typer.Option(help="Write signal samples.")] = True,
+    overwrite: OverwriteOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Write days of samples, events and ground truth to Parquet, at full speed."""
+    from werk.sim.history import write_history
+
+    the_fleet = _fleet(fleet, seed)
+    first = _first_day(start, days)
+    with _progress(len(the_fleet.sites) * days, "history") as progress:
+        stats = write_history(
+            the_fleet, first, days, out, samples=samples, overwrite=overwrite, progress=progress
+        )
+    _report(stats, out, json_)
+
+
+@app.command()
+def truth(
+    out: OutOption,
+    fleet: FleetOption = None,
+    days: DaysOption = 1,
+    start: StartOption = None,
+    seed: SeedOption = None,
+    overwrite: OverwriteOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Write only the ground truth (states, counts, scrap, failures, orders, calendars)."""
+    from werk.sim.history import write_truth
+
+    the_fleet = _fleet(fleet, seed)
+    first = _first_day(start, days)
+    with _progress(len(the_fleet.sites) * days, "truth") as progress:
+        stats = write_truth(the_fleet, first, days, out, overwrite=overwrite, progress=progress)
+    _report(stats, out, json_)
+
+
+@app.command()
+def run(
+    fleet: FleetOption = None,
+    speed: Annotated[
+        float, typer.Option(min=0.001, help="Simulated seconds per real second.")
+    ] = 1.0,
+    seed: SeedOption = None,
+    host: Annotated[str, typer.Option(help="Interface the OPC UA and Modbus servers use.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[
+        int, typer.Option(help="Port of the first site's server; the next sites count up.")
+    ] = 4840,
+    mqtt_host: Annotated[str, typer.Option(help="MQTT broker for Sparkplug B and JSON.")] = (
+        "127.0.0.1"
+    ),
+    mqtt_port: Annotated[int, typer.Option(help="Port of the MQTT broker.")] = 1883,
+    drop_dir: Annotated[
+        Path, typer.Option(help="Folder for MES file drops (one subfolder per site).")
+    ] = Path(".werk/sim/drops"),
+    stop_after_s: Annotated[
+        float | None, typer.Option(help="Stop after this many real seconds (default: Ctrl-C).")
+    ] = None,
+) -> None:
+    """Run the fleet live behind one protocol server per site and print their endpoints."""
+    from werk.sim.runtime import Runtime
+
+    open_silo = _open_silo()
+    runtime = Runtime(_fleet(fleet, seed), speed=speed)
+    try:
+        asyncio.run(
+            _serve(
+                runtime,
+                open_silo,
+                host=host,
+                port=port,
+                mqtt_host=mqtt_host,
+                mqtt_port=mqtt_port,
+                drop_dir=drop_dir,
+                stop_after_s=stop_after_s,
+            )
+        )
+    except BaseExceptionGroup as group:
+        # Servers start their tasks in task groups; show the werk error inside, not the group.
+        werk_errors = group.subgroup(WerkError)
+        if werk_errors is not None:
+            raise _first_leaf(werk_errors) from None
+        raise
+
+
+def _first_leaf(group: BaseExceptionGroup[WerkError]) -> WerkError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _open_silo() -> _OpenSilo:
+    """Import the protocol servers lazily: they need asyncua, pymodbus and an MQTT client."""
+    try:
+        servers = import_module("werk.sim.servers")
+    except ModuleNotFoundError as exc:
+        if exc.name == "werk.sim.servers":
+            raise WerkError(
+                "this build of werk has no protocol servers (werk.sim.servers); "
+                "`werk sim history` and `werk sim truth` work without them",
+                key="sim.no_servers",
+            ) from None
+        raise WerkError(
+            f"the protocol servers need the package {exc.name!r}: pip install 'werk[all]'",
+            key="sim.missing_dependency",
+            module=exc.name,
+        ) from None
+    return cast(_OpenSilo, servers.open_silo)
+
+
+async def _serve(
+    runtime: Runtime,
+    open_silo: _OpenSilo,
+    *,
+    host: str,
+    port: int,
+    mqtt_host: str,
+    mqtt_port: int,
+    drop_dir: Path,
+    stop_after_s: float | None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        servers: list[_Server] = []
+        for index, site in enumerate(runtime.sites):
+            site_port = port + index if port else 0
+            server = open_silo(
+                site,
+                host=host,
+                port=site_port,
+                mqtt_host=mqtt_host,
+                mqtt_port=mqtt_port,
+                drop_dir=drop_dir / site.site.name,
+            )
+            try:
+                entered = await stack.enter_async_context(server)
+            except OSError as exc:
+                raise ConfigError(
+                    f"the {site.silo} server of site {site.path} cannot start on {host}:"
+                    f"{site_port}: {exc.strerror or exc}",
+                    key="sim.server_failed",
+                    field="port",
+                    port=site_port,
+                    site=site.path,
+                ) from None
+            servers.append(entered)
+            console.print(f"{site.path:<28} {site.silo.value:<10} {entered.endpoint}")
+        console.print(
+            f"simulating from {runtime.now():%Y-%m-%d %H:%M:%S} UTC at ×{runtime.speed:g}; "
+            "Ctrl-C stops"
+        )
+
+        async def tick() -> None:
+            for server in servers:
+                await server.update()
+
+        if stop_after_s is not None:
+            loop.call_later(stop_after_s, stop.set)
+        await runtime.run(tick, stop=stop)
