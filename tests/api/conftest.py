@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from werk.api import create_app
 from werk.api.credentials import create_key
@@ -43,7 +44,9 @@ def api(store_url: str, tmp_path: Path) -> Iterator[Api]:
     store = open_store(store_url)
     _, edge = create_key(store, name="edge-plant-a", role="edge", edge="plant-a")
     _, viewer = create_key(store, name="viewer", role="viewer", edge=None)
-    settings = Settings(data_dir=tmp_path, admin_key=ADMIN, max_body_bytes=8 * 1024 * 1024)
+    settings = Settings(
+        data_dir=tmp_path, admin_key=SecretStr(ADMIN), max_body_bytes=8 * 1024 * 1024
+    )
     with TestClient(create_app(settings, store=store)) as client:
         yield Api(client=client, store=store, edge_key=edge, viewer_key=viewer)
     store.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from tests.api.test_ingest_api import ARROW, arrow, sample_table
 from werk.api import create_app
@@ -44,7 +45,7 @@ def postgres_back_up() -> Iterator[None]:
 @pytest.mark.usefixtures("postgres_back_up")
 def test_postgres_down_gives_503_then_ingest_resumes(pg_url: str, tmp_path: Path) -> None:
     store = open_store(pg_url)
-    settings = Settings(data_dir=tmp_path, admin_key=ADMIN)
+    settings = Settings(data_dir=tmp_path, admin_key=SecretStr(ADMIN))
     headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": ARROW}
     body = arrow(sample_table(20_000, series=100))
     with TestClient(create_app(settings, store=store)) as client:

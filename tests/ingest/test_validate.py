@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -14,7 +15,7 @@ from werk.samples import SAMPLE_SCHEMA, UTC_NS, to_ns
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
-def samples(**overrides: list[object]) -> pa.Table:
+def samples(**overrides: Sequence[object]) -> pa.Table:
     n = 3
     columns: dict[str, pa.Array] = {
         "path": pa.array(["acme/berlin/body/line-1/press-01"] * n),
