@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
@@ -247,8 +248,10 @@ def run(
     """Run the fleet live behind one protocol server per site and print their endpoints."""
     from werk.sim.runtime import Runtime
 
+    the_fleet = _fleet(fleet, seed)
+    _check_ports(the_fleet, host, port)
     open_silo = _open_silo()
-    runtime = Runtime(_fleet(fleet, seed), speed=speed)
+    runtime = Runtime(the_fleet, speed=speed)
     try:
         asyncio.run(
             _serve(
@@ -268,6 +271,31 @@ def run(
         if werk_errors is not None:
             raise _first_leaf(werk_errors) from None
         raise
+
+
+def _check_ports(fleet: Fleet, host: str, port: int) -> None:
+    """Refuse at once, naming port and site, when a server's port is taken (before any starts)."""
+    from werk.sim.view import Silo
+
+    if port == 0:
+        return
+    for index, site in enumerate(fleet.sites):
+        if site.silo not in (Silo.OPCUA, Silo.MODBUS):
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port + index))
+            except OSError as exc:
+                raise ConfigError(
+                    f"port {port + index} on {host} is already in use ({exc.strerror}); the "
+                    f"{site.silo} server of site {site.path} cannot listen there — pick "
+                    "another --port or stop the other process",
+                    key="sim.port_in_use",
+                    field="port",
+                    port=port + index,
+                    host=host,
+                    site=site.path,
+                ) from None
 
 
 def _first_leaf(group: BaseExceptionGroup[WerkError]) -> WerkError:

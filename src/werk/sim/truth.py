@@ -1,6 +1,7 @@
 """Gather the ground truth of a simulated span: what really happened, per machine, as Arrow.
 
-Tables (all times ``timestamp[ns, UTC]``; written to ``truth/<table>/site=<site>/part.parquet``):
+Tables (all times ``timestamp[ns, UTC]``; written to ``truth/<table>/site=<site>/part.parquet``,
+so no table has a column named ``site``: readers of the partitioned dataset get the slug there):
 
 ============  ========================================================================
 states        path, start, end, state, reason — gap-free and non-overlapping per machine,
@@ -14,9 +15,9 @@ failures      path, start, end, reason, cause (``wear`` | ``random``), plc_resta
 orders        line, order, product, quantity, released
 conditions    path, ts, wear, wear_per_h, drift, drift_per_h — wear and process drift from
               ``ts`` on, per hour of *executing* time (drift is capped at ±1.6)
-calendar      site, tz, kind (shift | break | maintenance | holiday), name, shift,
+calendar      site_path, tz, kind (shift | break | maintenance | holiday), name, shift,
               local_date, label, start, end
-machines      path, site, area, line, position, type, vendor, serial
+machines      path, site_path, area, line, position, type, vendor, serial
 ideal_cycles  path, product, ideal_cycle_s — ISO 22400 PRI per machine and product
 ============  ========================================================================
 """
@@ -66,12 +67,13 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
          ("drift", pa.float64()), ("drift_per_h", pa.float64())]
     ),
     "calendar": pa.schema(
-        [("site", pa.string()), ("tz", pa.string()), ("kind", pa.string()), ("name", pa.string()),
+        [("site_path", pa.string()), ("tz", pa.string()), ("kind", pa.string()),
+         ("name", pa.string()),
          ("shift", pa.string()), ("local_date", pa.date32()), ("label", pa.string()),
          ("start", _TS), ("end", _TS)]
     ),
     "machines": pa.schema(
-        [("path", pa.string()), ("site", pa.string()), ("area", pa.string()),
+        [("path", pa.string()), ("site_path", pa.string()), ("area", pa.string()),
          ("line", pa.string()), ("position", pa.int32()), ("type", pa.string()),
          ("vendor", pa.string()), ("serial", pa.string())]
     ),
@@ -90,7 +92,8 @@ class TruthRecorder:
         self.rows: dict[str, dict[str, list[object]]] = {
             name: {f.name: [] for f in schema} for name, schema in TRUTH_SCHEMAS.items()
         }
-        self._open: dict[str, tuple[int, str, str | None]] = {}
+        # Per machine: the open interval's start, the span's start, its state and reason.
+        self._open: dict[str, tuple[int, int, str, str | None]] = {}
 
     def _row(self, table: str, *values: object) -> None:
         for column, value in zip(self.rows[table].values(), values, strict=True):
@@ -109,13 +112,15 @@ class TruthRecorder:
         a = window.start_ms
         tl = window.timeline
         for start, code, reason in zip(tl.start.tolist(), tl.code.tolist(), tl.reason, strict=True):
-            start = max(start, a)
             previous = self._open.get(path)
             if previous is not None and previous[0] == start:
                 continue  # the interval still going on from the previous window
             if previous is not None:
-                self._row("states", path, previous[0], start, previous[1], previous[2])
-            self._open[path] = (start, _STATES[code].value, reason)
+                self._row("states", path, max(previous[0], previous[1]), start, previous[2],
+                          previous[3])  # fmt: skip
+            # The first window's first interval began before the span: it is cut at the start.
+            span_start = a if previous is None else previous[1]
+            self._open[path] = (start, span_start, _STATES[code].value, reason)
         products = line.products
         model = machine.model
         for ts, order, product, good, scrap in zip(
@@ -171,8 +176,8 @@ class TruthRecorder:
     def finish(self, start: datetime, end: datetime) -> dict[str, pa.Table]:
         """Close the states at ``end``, add calendar and machines, and return the tables."""
         end_ms = to_ns(end) // 1_000_000
-        for path, (s, state, reason) in sorted(self._open.items()):
-            self._row("states", path, s, end_ms, state, reason)
+        for path, (s, span_start, state, reason) in sorted(self._open.items()):
+            self._row("states", path, max(s, span_start), end_ms, state, reason)
         self._open.clear()
         site = self.site
         for w in site.calendar.windows(start, end):
