@@ -446,12 +446,18 @@ class PlantCalendar:
                 claims.append(Claim(d0, self.day_start_us(day + timedelta(days=1)), 1, "holiday"))
             day += timedelta(days=1)
         claims.extend(Claim(s, e, 2, "") for s, e in worked)
+        joined: list[tuple[int, int]] = []  # back-to-back shifts as one span
+        for s, e in worked:
+            if joined and joined[-1][1] == s:
+                joined[-1] = (joined[-1][0], e)
+            else:
+                joined.append((s, e))
         claims.extend(Claim(b0, b1, 3, "break") for i in instances for b0, b1, _ in i.breaks)
         for m in self.maintenance:
             if m.applies_to(path):
                 window = [(max(to_us(m.start), lo), min(to_us(m.end), hi))]
                 claims.extend(
-                    Claim(s, e, 4, "planned_maintenance") for s, e in intersect(window, worked)
+                    Claim(s, e, 4, "planned_maintenance") for s, e in intersect(window, joined)
                 )
         return [
             (max(s.start, lo), min(s.end, hi), s.value)
