@@ -40,7 +40,7 @@ from werk.samples import UTC_NS, to_ns
 from werk.sim.events import EventColumns, count_batches
 from werk.sim.fleet import Fleet
 from werk.sim.site import SiteSim
-from werk.sim.truth import TruthRecorder
+from werk.sim.truth import TRUTH_SCHEMAS, TruthRecorder
 
 DAY_MS = 86_400_000
 _WRITE_SCHEMA = pa.schema(
@@ -185,6 +185,33 @@ class _Columns:
         )
 
 
+class _TruthFiles:
+    """One Parquet file per truth table of a site, a row group per flush."""
+
+    def __init__(self, folder: Path, site: str) -> None:
+        self.paths = {
+            name: folder / name / f"site={site}" / "part.parquet" for name in TRUTH_SCHEMAS
+        }
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.rows = 0
+
+    def add(self, tables: dict[str, pa.Table]) -> None:
+        for name, table in tables.items():
+            if name not in self.writers:
+                self.paths[name].parent.mkdir(parents=True, exist_ok=True)
+                self.writers[name] = pq.ParquetWriter(
+                    str(self.paths[name]), table.schema, compression="zstd"
+                )
+            if table.num_rows:
+                self.writers[name].write_table(table)
+                self.rows += table.num_rows
+
+    def close(self) -> list[Path]:
+        for writer in self.writers.values():
+            writer.close()
+        return list(self.paths.values())
+
+
 def _prepare(out: Path, overwrite: bool) -> None:
     owned = [out / "samples", out / "events", out / "truth", out / "manifest.json"]
     existing = [p for p in owned if p.exists()]
@@ -246,6 +273,7 @@ def write_history(
         for site in fleet.sites:
             sim = SiteSim(site, start_ms=start_ms, period_ms=period)
             recorder = TruthRecorder(site) if truth else None
+            truth_files = _TruthFiles(out / "truth", site.name) if truth else None
             for d in range(days):
                 a = start_ms + d * DAY_MS
                 b = a + DAY_MS
@@ -283,9 +311,10 @@ def write_history(
                         recorder.add_window(
                             window, machine=unit.machine, line=unit.line, batches=batches
                         )
-                if recorder is not None:
+                if recorder is not None and truth_files is not None:
                     for line in sim.lines:
                         recorder.add_orders(line, a, b)
+                    truth_files.add(recorder.flush())
                 if sample_file is not None:
                     sample_file.close()
                     written.append(sample_file.path)
@@ -299,14 +328,10 @@ def write_history(
                 done += 1
                 if progress is not None:
                     progress(HistoryProgress(site.name, day, done, total, counts["samples"]))
-            if recorder is not None:
-                end = first + timedelta(days=days)
-                for name, table in recorder.finish(first, end).items():
-                    path = out / "truth" / name / f"site={site.name}" / "part.parquet"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    pq.write_table(table, str(path), compression="zstd")
-                    counts["truth_rows"] += table.num_rows
-                    written.append(path)
+            if recorder is not None and truth_files is not None:
+                truth_files.add(recorder.finish(first, first + timedelta(days=days)))
+                written.extend(truth_files.close())
+                counts["truth_rows"] += truth_files.rows
     seconds = time.perf_counter() - began
     counts["files"] = len(written)
     counts["bytes"] = sum(p.stat().st_size for p in written)

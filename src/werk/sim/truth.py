@@ -1,7 +1,8 @@
 """Gather the ground truth of a simulated span: what really happened, per machine, as Arrow.
 
 Tables (all times ``timestamp[ns, UTC]``; written to ``truth/<table>/site=<site>/part.parquet``,
-so no table has a column named ``site``: readers of the partitioned dataset get the slug there):
+so no table has a column named ``site``: readers of the partitioned dataset get the slug there;
+history mode writes one row group per simulated day, ordered by path and time):
 
 ============  ========================================================================
 states        path, start, end, state, reason — gap-free and non-overlapping per machine,
@@ -85,7 +86,8 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
 
 
 class TruthRecorder:
-    """Collect one site's truth window by window; :meth:`finish` closes the last states."""
+    """Collect one site's truth window by window; :meth:`flush` hands over what is final,
+    :meth:`finish` closes the last states."""
 
     def __init__(self, site: Site) -> None:
         self.site = site
@@ -173,8 +175,32 @@ class TruthRecorder:
                 self._row("orders", line.line.path, record.id, line.products[record.product],
                           record.quantity, record.released_ms)  # fmt: skip
 
+    def flush(self) -> dict[str, pa.Table]:
+        """Return the rows gathered since the last flush as tables, and forget them.
+
+        History mode flushes once a simulated day, so memory stays bounded however long the
+        span; each flush becomes one row group, ordered by path and time.
+        """
+        tables = {}
+        for name, schema in TRUTH_SCHEMAS.items():
+            columns = self.rows[name]
+            arrays = []
+            for f in schema:
+                values = columns[f.name]
+                if f.type == _TS and values and isinstance(values[0], int):
+                    arrays.append(pa.array(np.array(values, np.int64) * 1_000_000).cast(_TS))
+                else:
+                    arrays.append(pa.array(values, f.type))
+                values.clear()
+            table = pa.Table.from_arrays(arrays, schema=schema)
+            if name in ("states", "counts", "conditions", "failures", "scrap"):
+                key = "start" if "start" in schema.names else "ts"
+                table = table.sort_by([("path", "ascending"), (key, "ascending")])
+            tables[name] = table
+        return tables
+
     def finish(self, start: datetime, end: datetime) -> dict[str, pa.Table]:
-        """Close the states at ``end``, add calendar and machines, and return the tables."""
+        """Close the states at ``end``, add calendar and machines, and flush."""
         end_ms = to_ns(end) // 1_000_000
         for path, (s, span_start, state, reason) in sorted(self._open.items()):
             self._row("states", path, max(s, span_start), end_ms, state, reason)
@@ -190,19 +216,4 @@ class TruthRecorder:
                           m.type.value, m.vendor, m.serial)  # fmt: skip
                 for product, cycle in m.ideal_cycles.items():
                     self._row("ideal_cycles", m.path, product, cycle.total_seconds())
-        tables = {}
-        for name, schema in TRUTH_SCHEMAS.items():
-            columns = self.rows[name]
-            arrays = []
-            for f in schema:
-                values = columns[f.name]
-                if f.type == _TS and values and isinstance(values[0], int):
-                    arrays.append(pa.array(np.array(values, np.int64) * 1_000_000).cast(_TS))
-                else:
-                    arrays.append(pa.array(values, f.type))
-            table = pa.Table.from_arrays(arrays, schema=schema)
-            if name in ("states", "counts", "conditions", "failures", "scrap"):
-                key = "start" if "start" in schema.names else "ts"
-                table = table.sort_by([("path", "ascending"), (key, "ascending")])
-            tables[name] = table
-        return tables
+        return self.flush()
