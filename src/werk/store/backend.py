@@ -40,7 +40,7 @@ from werk.store.base import (
     WriteResult,
 )
 from werk.store.buckets import bucket_edges, check_bucket, zone
-from werk.store.latest import Blocks, blocks_of
+from werk.store.latest import BlockCache, Blocks, blocks_of, empty_block
 from werk.store.resample import twa
 from werk.store.retention import NO_CUTOFF, check_rule, cutoffs, ordered
 from werk.store.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, Dialect
@@ -192,9 +192,12 @@ class SqlStore(ABC, Generic[C]):
     url: str
     dialect: ClassVar[Dialect]
 
-    def __init__(self, url: str, series: SeriesIndex | None = None) -> None:
+    def __init__(
+        self, url: str, series: SeriesIndex | None = None, blocks: BlockCache | None = None
+    ) -> None:
         self.url = url
         self._series = series if series is not None else SeriesIndex()
+        self._blocks = blocks if blocks is not None else BlockCache()
         self._series_lock = threading.Lock()
 
     # -- primitives every backend provides -----------------------------------------------------
@@ -224,13 +227,23 @@ class SqlStore(ABC, Generic[C]):
         """Append samples."""
 
     @abstractmethod
-    def _load_blocks(self, c: C, block_ids: Int64Array, *, for_update: bool) -> Blocks:
-        """Return the latest blocks ``block_ids`` (sorted); missing ones come back empty. With
-        ``for_update`` the rows are locked (and created) until the transaction ends."""
+    def _block_versions(
+        self, c: C, block_ids: list[int], *, for_update: bool
+    ) -> list[tuple[int, int]]:
+        """Return (block, version) of the existing rows among ``block_ids``, in block order; with
+        ``for_update`` lock them until the transaction ends."""
 
     @abstractmethod
-    def _save_blocks(self, c: C, blocks: Blocks, rows: Int64Array) -> None:
-        """Write back blocks ``rows`` (indices into ``blocks.ids``)."""
+    def _block_payloads(self, c: C, block_ids: list[int]) -> list[tuple[int, bytes]]:
+        """Return (block, payload) of these existing blocks."""
+
+    @abstractmethod
+    def _create_blocks(self, c: C, block_ids: list[int], payload: bytes) -> None:
+        """Insert empty blocks at version 0 unless they exist (a concurrent writer may win)."""
+
+    @abstractmethod
+    def _update_blocks(self, c: C, rows: list[tuple[int, int, bytes]]) -> None:
+        """Set (block, version, payload) of existing blocks."""
 
     @abstractmethod
     def _insert_events(self, c: C, events: pa.Table) -> None:
@@ -288,6 +301,47 @@ class SqlStore(ABC, Generic[C]):
             c, self._q(sql.LEDGER_ADD), (batch_key, committed_ns, samples, events, source)
         )
         return bool(rows)
+
+    # -- latest blocks -----------------------------------------------------------------------
+    def _load_blocks(self, c: C, block_ids: Int64Array, *, for_update: bool) -> Blocks:
+        """Return the latest blocks ``block_ids`` (sorted), payloads from the cache where its
+        version is current. With ``for_update`` the rows are created if missing and locked."""
+        wanted = [int(b) for b in block_ids]
+        found = self._block_versions(c, wanted, for_update=for_update)
+        if for_update and len(found) < len(wanted):
+            have = {b for b, _ in found}
+            self._create_blocks(c, [b for b in wanted if b not in have], empty_block())
+            found = self._block_versions(c, wanted, for_update=True)
+        payloads: dict[int, bytes] = {}
+        stale: list[int] = []
+        for block, version in found:
+            cached = self._blocks.get(block, version)
+            if cached is None:
+                stale.append(block)
+            else:
+                payloads[block] = cached
+        if stale:
+            fetched = self._block_payloads(c, stale)
+            versions = dict(found)
+            # What was read is committed (or locked by us and not yet changed): safe to keep.
+            self._blocks.put((b, versions[b], p) for b, p in fetched)
+            payloads.update(fetched)
+        return Blocks.assemble(
+            block_ids,
+            [b for b, _ in found],
+            [v for _, v in found],
+            [payloads[b] for b, _ in found],
+        )
+
+    def _save_blocks(self, c: C, blocks: Blocks, rows: Int64Array) -> list[tuple[int, int, bytes]]:
+        """Write back blocks ``rows`` (indices into ``blocks.ids``) at their next version; return
+        what to put in the cache once the transaction has committed."""
+        changed = [
+            (int(blocks.ids[i]), int(blocks.versions[i]) + 1, blocks.payload(int(i))) for i in rows
+        ]
+        if changed:
+            self._update_blocks(c, changed)
+        return changed
 
     # -- lifecycle ---------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -453,6 +507,7 @@ class SqlStore(ABC, Generic[C]):
         n_events = event_rows.num_rows if event_rows is not None else 0
         registered: pa.Table | None = None
         new_series = 0
+        saved: list[tuple[int, int, bytes]] = []
         with self._writing() as c:
             if not self._claim(c, batch_key, to_ns(committed), n_samples, n_events, source):
                 duplicate = True
@@ -463,7 +518,7 @@ class SqlStore(ABC, Generic[C]):
                     self._insert_samples(c, ids, batch)
                     blocks = self._load_blocks(c, blocks_of(ids), for_update=True)
                     changed = blocks.merge(ids, batch.ts, batch.value, batch.quality)
-                    self._save_blocks(c, blocks, changed)
+                    saved = self._save_blocks(c, blocks, changed)
                 if event_rows is not None:
                     self._insert_events(c, event_rows)
                 if new_series:
@@ -473,6 +528,7 @@ class SqlStore(ABC, Generic[C]):
             if entry is None:  # pragma: no cover - the claim saw it committed
                 raise StoreError("batch key vanished from the ledger", key="store.ledger")
             return entry
+        self._blocks.put(saved)
         if registered is not None:
             self._series.add(
                 np.asarray(registered.column("id").to_numpy(), dtype=np.int64),
@@ -789,13 +845,15 @@ class SqlStore(ABC, Generic[C]):
         ids = self._series.ids
         cut = cutoffs(self._series.paths, rules, now)
         governed = cut != NO_CUTOFF
+        saved: list[tuple[int, int, bytes]] = []
         with self._writing() as c:
             deleted = self._delete_samples(c, ids[governed], cut[governed])
             deleted += self._count_deleted_events(c, now_ns)
             if governed.any():
                 blocks = self._load_blocks(c, blocks_of(ids[governed]), for_update=True)
                 changed = blocks.clear_before(ids[governed], cut[governed])
-                self._save_blocks(c, blocks, changed)
+                saved = self._save_blocks(c, blocks, changed)
+        self._blocks.put(saved)
         return deleted
 
     def _count_deleted_events(self, c: C, now_ns: int) -> int:

@@ -32,7 +32,7 @@ import pyarrow as pa
 from werk.errors import ConfigError, StoreError, StoreUnavailable, WerkError
 from werk.store import sql
 from werk.store.backend import Int64Array, SampleColumns, Selection, SqlStore
-from werk.store.latest import Blocks
+from werk.store.latest import BlockCache
 from werk.store.schema import Dialect
 from werk.store.series import SeriesIndex
 
@@ -47,6 +47,7 @@ class _Database:
     root: duckdb.DuckDBPyConnection
     writer: duckdb.DuckDBPyConnection
     series: SeriesIndex
+    blocks: BlockCache = field(default_factory=BlockCache)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     cursor_lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
@@ -107,7 +108,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 if path != ":memory:":
                     _OPEN[path] = db
             db.users += 1
-        super().__init__(url, db.series)
+        super().__init__(url, db.series, db.blocks)
         self._db = db
         self._closed = False
 
@@ -248,41 +249,58 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 " SELECT ts, value, series_id, quality, status FROM batch"
             )
 
-    def _load_blocks(
-        self, c: duckdb.DuckDBPyConnection, block_ids: Int64Array, *, for_update: bool
-    ) -> Blocks:
-        # No row locks needed: writes are serialised by the process-wide write lock.
-        wanted = pa.table({"block": pa.array(block_ids.astype(np.int32))})
+    # Block rows need no locks: writes are serialised by the process-wide write lock.
+    def _block_versions(
+        self, c: duckdb.DuckDBPyConnection, block_ids: list[int], *, for_update: bool
+    ) -> list[tuple[int, int]]:
+        wanted = pa.table({"block": pa.array(block_ids, pa.int32())})
+        with self._registered(c, wanted=wanted):
+            rows = c.execute(
+                "SELECT b.block, b.version FROM latest_blocks b JOIN wanted w ON b.block = w.block"
+                " ORDER BY b.block"
+            ).fetchall()
+        return [(int(b), int(v)) for b, v in rows]
+
+    def _block_payloads(
+        self, c: duckdb.DuckDBPyConnection, block_ids: list[int]
+    ) -> list[tuple[int, bytes]]:
+        wanted = pa.table({"block": pa.array(block_ids, pa.int32())})
         with self._registered(c, wanted=wanted):
             rows = c.execute(
                 "SELECT b.block, b.data FROM latest_blocks b JOIN wanted w ON b.block = w.block"
-                " ORDER BY b.block"
             ).fetchall()
-        return Blocks.assemble(block_ids, [r[0] for r in rows], [r[1] for r in rows])
+        return [(int(b), bytes(d)) for b, d in rows]
 
-    def _save_blocks(self, c: duckdb.DuckDBPyConnection, blocks: Blocks, rows: Int64Array) -> None:
-        if not len(rows):
-            return
-        stored = blocks.stored[rows]
-        for which, statement in (
-            (
-                rows[stored],
-                "UPDATE latest_blocks SET data = u.data FROM changed u"
-                " WHERE latest_blocks.block = u.block",
-            ),
-            (rows[~stored], "INSERT INTO latest_blocks SELECT block, data FROM changed"),
-        ):
-            if not len(which):
-                continue
-            changed = pa.table(
-                {
-                    "block": pa.array(blocks.ids[which].astype(np.int32)),
-                    "data": pa.array([blocks.payload(int(i)) for i in which], pa.binary()),
-                }
+    def _create_blocks(
+        self, c: duckdb.DuckDBPyConnection, block_ids: list[int], payload: bytes
+    ) -> None:
+        new = pa.table(
+            {
+                "block": pa.array(block_ids, pa.int32()),
+                "data": pa.array([payload] * len(block_ids), pa.binary()),
+            }
+        )
+        with self._registered(c, new_blocks=new):
+            c.execute(
+                "INSERT INTO latest_blocks (block, version, data)"
+                " SELECT block, 0, data FROM new_blocks ON CONFLICT (block) DO NOTHING"
             )
-            with self._registered(c, changed=changed):
-                c.execute(statement)
-        blocks.stored[rows] = True
+
+    def _update_blocks(
+        self, c: duckdb.DuckDBPyConnection, rows: list[tuple[int, int, bytes]]
+    ) -> None:
+        changed = pa.table(
+            {
+                "block": pa.array([r[0] for r in rows], pa.int32()),
+                "version": pa.array([r[1] for r in rows], pa.int64()),
+                "data": pa.array([r[2] for r in rows], pa.binary()),
+            }
+        )
+        with self._registered(c, changed=changed):
+            c.execute(
+                "UPDATE latest_blocks SET version = u.version, data = u.data FROM changed u"
+                " WHERE latest_blocks.block = u.block"
+            )
 
     def _insert_events(self, c: duckdb.DuckDBPyConnection, events: pa.Table) -> None:
         with self._registered(c, incoming_events=events):

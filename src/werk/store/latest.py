@@ -8,6 +8,11 @@ samples themselves. Instead one row holds a *block* of :data:`BLOCK` consecutive
 series fall in, merges in numpy and writes back the blocks that changed: ~100 rows for 100k
 series. Reading the newest value of 100k series is reading ~100 rows.
 
+Each block row carries a ``version``, raised by one on every update. A process keeps the blocks it
+has seen in a :class:`BlockCache`; a write or read first asks the database for the versions of
+its blocks (a few bytes a row, and on a write the row locks) and fetches the payload only of the
+blocks changed by someone else since. A single writer so moves 1.7 MB less per 100k-series batch.
+
 Merge rules: a sample replaces the stored one when its ``ts`` is equal or newer (an older sample
 arriving late never does); within one batch the newest sample of a series wins, and of samples
 with equal ``ts`` the later row. Any quality is kept: ``latest`` reports what the device said last,
@@ -16,7 +21,8 @@ BAD included. An empty slot has ``ts`` = int64 minimum.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,6 +31,9 @@ import numpy.typing as npt
 
 BLOCK: Final = 1024
 """Series per block row: 17 KiB per block."""
+
+_SHIFT: Final = BLOCK.bit_length() - 1
+assert 1 << _SHIFT == BLOCK, "BLOCK must be a power of two"
 
 EMPTY: Final = int(np.iinfo(np.int64).min)
 """``ts`` of a slot that has no sample yet."""
@@ -45,7 +54,36 @@ def empty_block() -> bytes:
 
 def blocks_of(series_ids: Int64Array) -> Int64Array:
     """Return the sorted distinct blocks that ``series_ids`` fall in."""
-    return np.unique(series_ids // BLOCK)
+    if not len(series_ids):
+        return np.zeros(0, dtype=np.int64)
+    # Block numbers are small and dense: counting beats sorting 100k ids.
+    return np.flatnonzero(np.bincount(series_ids >> _SHIFT)).astype(np.int64)
+
+
+class BlockCache:
+    """Payloads of latest blocks by (block, version), shared by the threads of a process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocks: dict[int, tuple[int, bytes]] = {}
+
+    def get(self, block: int, version: int) -> bytes | None:
+        """Return the payload of ``block`` at ``version`` if it is cached."""
+        entry = self._blocks.get(block)
+        return entry[1] if entry is not None and entry[0] == version else None
+
+    def put(self, items: Iterable[tuple[int, int, bytes]]) -> None:
+        """Remember (block, version, payload) of committed blocks; a newer version wins."""
+        with self._lock:
+            for block, version, payload in items:
+                entry = self._blocks.get(block)
+                if entry is None or entry[0] <= version:
+                    self._blocks[block] = (version, payload)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._blocks.clear()
 
 
 @dataclass
@@ -56,22 +94,36 @@ class Blocks:
     ts: Int64Array
     value: npt.NDArray[np.float64]
     quality: npt.NDArray[np.uint8]
-    stored: npt.NDArray[np.bool_]
-    """Whether each block has a row in the database yet (else it must be inserted)."""
+    versions: Int64Array
+    """Version of each block as read (-1: no row in the database)."""
 
     @classmethod
     def assemble(
-        cls, wanted: Int64Array, found: Sequence[int], payloads: Sequence[bytes]
+        cls,
+        wanted: Int64Array,
+        found: Sequence[int],
+        versions: Sequence[int],
+        payloads: Sequence[bytes],
     ) -> Blocks:
-        """Return blocks ``wanted`` (sorted): ``found`` (with their payloads) decoded, the rest
-        empty."""
+        """Return blocks ``wanted`` (sorted): ``found`` (with their versions and payloads)
+        decoded, the rest empty."""
         n = len(wanted)
+        if len(found) == n:
+            # Every block has a row (the usual case): decode in place of filling defaults.
+            raw = np.frombuffer(b"".join(payloads), dtype=BLOCK_DTYPE)
+            return cls(
+                np.asarray(wanted, dtype=np.int64),
+                raw["ts"].copy(),
+                raw["value"].copy(),
+                raw["quality"].copy(),
+                np.asarray(versions, dtype=np.int64),
+            )
         blocks = cls(
             np.asarray(wanted, dtype=np.int64),
             np.full((n, BLOCK), EMPTY, dtype=np.int64),
             np.zeros((n, BLOCK), dtype=np.float64),
             np.zeros((n, BLOCK), dtype=np.uint8),
-            np.zeros(n, dtype=bool),
+            np.full(n, -1, dtype=np.int64),
         )
         if len(found):
             rows = np.searchsorted(blocks.ids, np.asarray(found, dtype=np.int64))
@@ -79,7 +131,7 @@ class Blocks:
             blocks.ts[rows] = raw["ts"]
             blocks.value[rows] = raw["value"]
             blocks.quality[rows] = raw["quality"]
-            blocks.stored[rows] = True
+            blocks.versions[rows] = np.asarray(versions, dtype=np.int64)
         return blocks
 
     def payload(self, row: int) -> bytes:
@@ -91,12 +143,16 @@ class Blocks:
         return out.tobytes()
 
     def _flat(self, series_ids: Int64Array) -> Int64Array:
-        rows = np.searchsorted(self.ids, series_ids // BLOCK)
-        if len(rows) and (
-            rows.max() >= len(self.ids) or (self.ids[rows] != series_ids // BLOCK).any()
-        ):
+        """Return the index of each series' slot in the flattened (blocks × BLOCK) arrays."""
+        block = series_ids >> _SHIFT
+        # A lookup table from block number to row: block numbers are small.
+        row_of = np.full(int(self.ids.max()) + 2 if len(self.ids) else 1, -1, dtype=np.int64)
+        row_of[self.ids] = np.arange(len(self.ids))
+        rows = row_of[np.minimum(block, len(row_of) - 1)]
+        if len(rows) and int(rows.min()) < 0:
             raise ValueError("series outside the loaded blocks")
-        return rows * BLOCK + series_ids % BLOCK
+        flat: Int64Array = (rows << _SHIFT) | (series_ids & (BLOCK - 1))
+        return flat
 
     def merge(
         self,
@@ -109,9 +165,15 @@ class Blocks:
         if not len(series_ids):
             return np.zeros(0, dtype=np.int64)
         flat = self._flat(series_ids)
-        counts = np.bincount(flat, minlength=self.ts.size)
-        if counts.max() <= 1:
-            pick = np.arange(len(flat))
+        ts_flat = self.ts.reshape(-1)
+        if int(np.bincount(flat, minlength=self.ts.size).max()) <= 1:
+            # One sample per series (the usual batch): no grouping needed.
+            newer = ts >= ts_flat[flat]
+            if newer.all():
+                target, new_ts, new_value, new_quality = flat, ts, value, quality
+            else:
+                target, new_ts = flat[newer], ts[newer]
+                new_value, new_quality = value[newer], quality[newer]
         else:
             # Sort by slot, then ts; lexsort is stable, so of equal ts the later row comes last,
             # and the last row of each slot is the one to keep.
@@ -119,14 +181,17 @@ class Blocks:
             ends = np.ones(len(order), dtype=bool)
             ends[:-1] = flat[order][1:] != flat[order][:-1]
             pick = order[ends]
-        target = flat[pick]
-        ts_flat = self.ts.reshape(-1)
-        newer = ts[pick] >= ts_flat[target]
-        target, pick = target[newer], pick[newer]
-        ts_flat[target] = ts[pick]
-        self.value.reshape(-1)[target] = value[pick]
-        self.quality.reshape(-1)[target] = quality[pick]
-        return np.unique(target // BLOCK)
+            pick = pick[ts[pick] >= ts_flat[flat[pick]]]
+            target, new_ts, new_value, new_quality = (
+                flat[pick],
+                ts[pick],
+                value[pick],
+                quality[pick],
+            )
+        ts_flat[target] = new_ts
+        self.value.reshape(-1)[target] = new_value
+        self.quality.reshape(-1)[target] = new_quality
+        return _rows_of(target, len(self.ids))
 
     def gather(
         self, series_ids: Int64Array
@@ -150,4 +215,9 @@ class Blocks:
         ts_flat = self.ts.reshape(-1)
         old = (ts_flat[flat] != EMPTY) & (ts_flat[flat] < cutoffs)
         ts_flat[flat[old]] = EMPTY
-        return np.unique(flat[old] // BLOCK)
+        return _rows_of(flat[old], len(self.ids))
+
+
+def _rows_of(flat: Int64Array, blocks: int) -> Int64Array:
+    """Return the distinct block rows that flat slot indices fall in."""
+    return np.flatnonzero(np.bincount(flat >> _SHIFT, minlength=blocks)).astype(np.int64)

@@ -38,7 +38,6 @@ from werk.store import pgcopy, sql
 from werk.store.backend import Int64Array, SampleColumns, Selection, SqlStore
 from werk.store.base import WriteResult
 from werk.store.buckets import MONDAY_EPOCH_DAY, NS
-from werk.store.latest import Blocks, empty_block
 from werk.store.schema import Dialect
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -204,7 +203,7 @@ class PostgresStore(SqlStore[Connection]):
             return super().write(batch_key, samples, events, source=source)
         except StoreError as exc:
             # Another process dropped a partition this process remembered: forget and retry once.
-            if not isinstance(exc.__cause__, psycopg.errors.CheckViolation):
+            if not isinstance(exc.__cause__, psycopg.errors.UndefinedTable):
                 raise
             self._partitions.clear()
             return super().write(batch_key, samples, events, source=source)
@@ -249,60 +248,84 @@ class PostgresStore(SqlStore[Connection]):
         return table, len(inserted)
 
     def _insert_samples(self, c: Connection, series_ids: Int64Array, batch: SampleColumns) -> None:
-        n = len(batch)
-        status = batch.status if batch.status is not None else np.zeros(n, dtype=np.uint32)
-        status_null = (
-            np.ones(n, dtype=bool)
-            if batch.status is None
-            else (batch.status_null if batch.status_null is not None else None)
-        )
-        data = pgcopy.encode(
-            [batch.ts, batch.value, series_ids, batch.quality, status],
-            _SAMPLE_TYPES,
-            nulls=[None, None, None, None, status_null],
-        )
+        # COPY straight into the week's partition: routing each row through the parent costs
+        # PostgreSQL ~15 % more than the COPY itself.
+        weeks = week_of(batch.ts)
+        lo, hi = int(weeks.min()), int(weeks.max())
+        if lo == hi:
+            self._copy(c, partition_name(lo), series_ids, batch, None)
+            return
+        order = np.argsort(weeks, kind="stable")
+        bounds = np.flatnonzero(np.diff(weeks[order])) + 1
+        for part in np.split(order, bounds):
+            self._copy(c, partition_name(int(weeks[part[0]])), series_ids, batch, part)
+
+    @staticmethod
+    def _copy(
+        c: Connection,
+        table: str,
+        series_ids: Int64Array,
+        batch: SampleColumns,
+        rows: npt.NDArray[np.intp] | None,
+    ) -> None:
+        def pick(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return a if rows is None else a[rows]
+
+        columns: list[npt.NDArray[Any]] = [
+            pick(batch.ts),
+            pick(batch.value),
+            pick(series_ids),
+            pick(batch.quality),
+        ]
+        names = "ts, value, series_id, quality"
+        nulls: list[npt.NDArray[np.bool_] | None] = [None, None, None, None]
+        if batch.status is not None:
+            columns.append(pick(batch.status))
+            nulls.append(None if batch.status_null is None else pick(batch.status_null))
+            names += ", status"
+        data = pgcopy.encode(columns, _SAMPLE_TYPES[: len(columns)], nulls=nulls)
         with (
             c.cursor() as cur,
-            cur.copy(
-                "COPY samples (ts, value, series_id, quality, status) FROM STDIN (FORMAT BINARY)"
-            ) as copy,
+            cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as cp,
         ):
-            copy.write(data)
+            cp.write(data)
 
-    def _fetch_blocks(
-        self, c: Connection, block_ids: list[int], lock: str
-    ) -> list[tuple[Any, ...]]:
-        return c.execute(
-            f"SELECT block, data FROM latest_blocks WHERE block = ANY(%s) ORDER BY block{lock}",
-            (block_ids,),
-            binary=True,
-        ).fetchall()
-
-    def _load_blocks(self, c: Connection, block_ids: Int64Array, *, for_update: bool) -> Blocks:
-        wanted = [int(b) for b in block_ids]
+    def _block_versions(
+        self, c: Connection, block_ids: list[int], *, for_update: bool
+    ) -> list[tuple[int, int]]:
         # Locks are taken in block order (ORDER BY ... FOR UPDATE), so two writers touching the
         # same blocks queue up instead of deadlocking.
         lock = " FOR UPDATE" if for_update else ""
-        rows = self._fetch_blocks(c, wanted, lock)
-        if for_update and len(rows) < len(wanted):
-            have = {int(r[0]) for r in rows}
-            missing = [b for b in wanted if b not in have]
-            c.execute(
-                "INSERT INTO latest_blocks (block, data) SELECT b, %s FROM unnest(%s::int4[]) AS b"
-                " ORDER BY b ON CONFLICT (block) DO NOTHING",
-                (empty_block(), missing),
-            )
-            rows = self._fetch_blocks(c, wanted, lock)
-        blocks = Blocks.assemble(block_ids, [int(r[0]) for r in rows], [r[1] for r in rows])
-        return blocks
+        rows = c.execute(
+            "SELECT block, version FROM latest_blocks WHERE block = ANY(%s::int4[])"
+            f" ORDER BY block{lock}",
+            (block_ids,),
+        ).fetchall()
+        return [(int(b), int(v)) for b, v in rows]
 
-    def _save_blocks(self, c: Connection, blocks: Blocks, rows: Int64Array) -> None:
-        if not len(rows):
-            return
+    def _block_payloads(self, c: Connection, block_ids: list[int]) -> list[tuple[int, bytes]]:
+        rows = c.execute(
+            "SELECT block, data FROM latest_blocks WHERE block = ANY(%s::int4[])",
+            (block_ids,),
+            binary=True,
+        ).fetchall()
+        return [(int(b), bytes(d)) for b, d in rows]
+
+    def _create_blocks(self, c: Connection, block_ids: list[int], payload: bytes) -> None:
+        c.execute(
+            "INSERT INTO latest_blocks (block, version, data)"
+            " SELECT b, 0, %b FROM unnest(%s::int4[]) AS b ORDER BY b"
+            " ON CONFLICT (block) DO NOTHING",
+            (payload, block_ids),
+        )
+
+    def _update_blocks(self, c: Connection, rows: list[tuple[int, int, bytes]]) -> None:
+        # One pipelined UPDATE per block measured faster than staging them through COPY or
+        # an unnest of a bytea array.
         with c.cursor() as cur:
             cur.executemany(
-                "UPDATE latest_blocks SET data = %b WHERE block = %s",
-                [(blocks.payload(int(i)), int(blocks.ids[i])) for i in rows],
+                "UPDATE latest_blocks SET version = %s, data = %b WHERE block = %s",
+                [(version, payload, block) for block, version, payload in rows],
             )
 
     def _insert_events(self, c: Connection, events: pa.Table) -> None:

@@ -10,7 +10,7 @@ Tables (both backends):
 schema_version    one row per applied migration
 series            the registry: id, path, signal, unit, value_type; unique (path, signal)
 samples           ts (ns since the epoch, UTC), value, series_id, quality, status (nullable)
-latest_blocks     the newest sample of every series, :data:`werk.store.latest.BLOCK` series a row
+latest_blocks     newest sample of every series, :data:`werk.store.latest.BLOCK` series a row
 events            the columns of :data:`werk.samples.EVENT_SCHEMA`, ts in ns
 dead_letters      rejected input with its reason
 ingest_ledger     one row per committed batch key: the idempotency record
@@ -80,7 +80,11 @@ _V1 = Migration(
             quality UTINYINT NOT NULL,
             status UINTEGER
         )""",
-        "CREATE TABLE latest_blocks (block INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+        """CREATE TABLE latest_blocks (
+            block INTEGER PRIMARY KEY,
+            version BIGINT NOT NULL,
+            data BLOB NOT NULL
+        )""",
         """CREATE TABLE events (
             path VARCHAR NOT NULL,
             ts BIGINT NOT NULL,
@@ -143,7 +147,11 @@ _V1 = Migration(
             quality SMALLINT NOT NULL,
             status BIGINT
         ) PARTITION BY RANGE (ts)""",
-        "CREATE TABLE latest_blocks (block INTEGER PRIMARY KEY, data BYTEA NOT NULL)",
+        """CREATE TABLE latest_blocks (
+            block INTEGER PRIMARY KEY,
+            version BIGINT NOT NULL,
+            data BYTEA NOT NULL
+        )""",
         # Blocks are random floats: compression would cost CPU on every write and save nothing.
         "ALTER TABLE latest_blocks ALTER COLUMN data SET STORAGE EXTERNAL",
         """CREATE TABLE events (
