@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -46,7 +47,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the tables; write the Markdown results."""
     args = parse(argv)
-    console = Console()
+    # Piped (make bench | tee), rich would wrap the tables at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     options = Options(
         scale=SMOKE if args.smoke else FULL,
         work_dir=args.work_dir,

@@ -137,6 +137,12 @@ class Influx:
         if response.status_code != 204:
             raise RuntimeError(f"InfluxDB write failed: {response.status_code} {response.text}")
 
+    def count(self) -> int:
+        """Values of the ``value`` field stored, over every series."""
+        doc = self._execute(f"SELECT count(value) FROM {MEASUREMENT}", db=self.database)
+        series = doc["results"][0].get("series", [])
+        return int(series[0]["values"][0][1]) if series else 0
+
     def query(self, statement: str) -> InfluxResult:
         """Run an InfluxQL query, parse the whole JSON answer, count its rows."""
         doc = self._execute(statement, db=self.database, epoch="ns")

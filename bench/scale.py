@@ -62,11 +62,11 @@ FULL = Scale(
     machines=20,
     signals=10,
     batch_sizes=(10_000, 100_000),
-    samples_per_phase=(2_000_000, 4_000_000),
+    samples_per_phase=(3_000_000, 8_000_000),
     history_machines=10,
     history_signals=5,
     history_days=30,
-    history_interval=timedelta(seconds=60),
+    history_interval=timedelta(seconds=30),
     history_batch=100_000,
     query_runs=7,
 )

@@ -249,8 +249,7 @@ class Runner:
                         yield lambda payload: own.write(payload.body)
 
                 self._ingest(report.INFLUXDB, connect, encode, history=True)
-                count = influx.query("SELECT count(value) FROM samples")
-                self.console.print(f"InfluxDB answered count() over {count.series} series")
+                self._check_count(report.INFLUXDB, influx.count(), history=True)
                 askers = [(query, q.on_influx(influx, query)) for query in self.queries]
                 self.results.queries += q.measure(
                     report.Q_INFLUXDB, askers, self.scale.query_runs, self.progress
