@@ -123,9 +123,7 @@ def synthetic_site(
                         np.concatenate([ts, cts]) * 1_000_000_000 + t0_ns, pa.int64()
                     ).cast(UTC_NS),
                     "kind": pa.array(["state"] * len(ts) + ["count"] * n_counts, pa.string()),
-                    "code": pa.array(
-                        list(CODES[which]) + [None] * n_counts, pa.string()
-                    ),
+                    "code": pa.array(list(CODES[which]) + [None] * n_counts, pa.string()),
                     "reason": pa.nulls(n_all, pa.string()),
                     "product": pa.array([None] * len(ts) + list(products), pa.string()),
                     "good": pa.array(np.r_[np.zeros(len(ts), np.int64), good], pa.int64()),

@@ -100,9 +100,11 @@ def test_shift_windows_with_gaps_partition_the_days(tz: str, day_start: time) ->
         # No shift crosses the production day start: every window lies in its day.
         for w in windows:
             d = calendar.day(w.day)
-            assert d.start <= w.start and w.end <= d.end
+            assert d.start <= w.start
+            assert w.end <= d.end
     gaps = [w for w in windows if w.shift is None]
-    assert gaps and all("no shift" in w.label for w in gaps)
+    assert gaps
+    assert all("no shift" in w.label for w in gaps)
 
 
 def test_week_and_month_windows_are_in_plant_time() -> None:
@@ -140,7 +142,8 @@ def test_holidays_remove_the_shifts_of_their_day() -> None:
     assert [w.label for w in shifts] == ["2026-04-30 night"]
     planned = calendar.planned(day.start, day.end)
     holiday = [p for p in planned if p.code == "holiday"]
-    assert holiday and holiday[0].reason == "Labour Day"
+    assert holiday
+    assert holiday[0].reason == "Labour Day"
     assert all(p.element is Element.NOT_SCHEDULED for p in holiday)
 
 
@@ -182,19 +185,21 @@ def test_window_at_finds_shifts_and_gaps() -> None:
     calendar = three_shifts("Europe/Berlin")
     saturday = datetime(2026, 3, 7, 12, tzinfo=UTC)
     gap = calendar.window_at(Granularity.SHIFT, saturday)
-    assert gap is not None and gap.shift is None and gap.contains(saturday)
+    assert gap is not None
+    assert gap.shift is None
+    assert gap.contains(saturday)
     assert calendar.window_at(Granularity.SHIFT, saturday, gaps=False) is None
     monday = datetime(2026, 3, 2, 12, tzinfo=UTC)  # 13:00 local
     early = calendar.window_at(Granularity.SHIFT, monday)
-    assert early is not None and early.label == "2026-03-02 early"
+    assert early is not None
+    assert early.label == "2026-03-02 early"
     day = calendar.window_at(Granularity.DAY, datetime(2026, 3, 2, 4, tzinfo=UTC))
-    assert day is not None and day.label == "2026-03-01"  # 05:00 local, before day start 06:00
+    assert day is not None
+    assert day.label == "2026-03-01"
 
 
 def test_a_local_time_skipped_by_dst_moves_forward() -> None:
-    calendar = PlantCalendar(
-        "Europe/Berlin", (Shift("odd", time(2, 30), time(10, 30), ALL_WEEK),)
-    )
+    calendar = PlantCalendar("Europe/Berlin", (Shift("odd", time(2, 30), time(10, 30), ALL_WEEK),))
     day = calendar.day(date(2026, 3, 29))
     (odd,) = calendar.windows(Granularity.SHIFT, day.start, day.end)
     assert odd.start == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST

@@ -54,7 +54,8 @@ def test_time_before_the_first_state_and_after_the_horizon_is_no_data() -> None:
     assert model.no_data == 10 * MIN + 20 * MIN
     assert (model.apt, model.adet) == (20 * MIN, 10 * MIN)
     assert model.completeness == pytest.approx(30 / 60)
-    assert model.failures == 1 and model.restored == 0  # still failed at the horizon
+    assert model.failures == 1
+    assert model.restored == 0
 
 
 def test_the_state_in_force_before_the_window_is_carried_in() -> None:
@@ -207,7 +208,8 @@ def test_a_failure_during_a_planned_break_is_no_availability_loss() -> None:
     model = one(log, 480, calendar=calendar)
     assert model.pdot == 30 * MIN
     assert model.adet == 20 * MIN
-    assert model.failures == 1 and model.restoration == 50 * MIN
+    assert model.failures == 1
+    assert model.restoration == 50 * MIN
 
 
 def test_a_break_overrun_is_unplanned_when_the_calendar_decides() -> None:
@@ -283,7 +285,9 @@ def test_scrap_corrections_and_negative_quantities() -> None:
     bad = Log().state(0, "executing").count(10, good=3).count(20, good=-5, scrap=5)
     table = time_models(bad.events, [window(T0, 60)], ideal=PRI)
     k = kpis(table.model(0))
-    assert k.quality_ratio is None and k.scrap_ratio is None and k.oee is None
+    assert k.quality_ratio is None
+    assert k.scrap_ratio is None
+    assert k.oee is None
     assert [f.key for f in table.findings] == ["counts.negative_quantity"]
 
 
@@ -292,8 +296,11 @@ def test_undefined_kpis_are_none() -> None:
     assert all(value is None for value in k.as_dict().values())
     idle = kpis(TimeModel(all_time=60 * MIN, adot=60 * MIN))
     assert idle.availability == 0.0
-    assert idle.effectiveness is None and idle.quality_ratio is None and idle.oee is None
-    assert idle.mtbf is None and idle.mttr is None
+    assert idle.effectiveness is None
+    assert idle.quality_ratio is None
+    assert idle.oee is None
+    assert idle.mtbf is None
+    assert idle.mttr is None
 
 
 def test_failure_events_merge_within_the_merge_gap() -> None:
@@ -308,7 +315,8 @@ def test_failure_events_merge_within_the_merge_gap() -> None:
     assert one(log).failures == 2
     merging = DEFAULT_MAPPING.overlay(MappingOverride(failure_merge=MIN))
     merged = one(log, mapping=merging)
-    assert merged.failures == 1 and merged.restoration == 10 * MIN
+    assert merged.failures == 1
+    assert merged.restoration == 10 * MIN
     assert merged.failure == 9.5 * MIN
 
 
