@@ -9,8 +9,8 @@ Layout under ``out`` (days are UTC days; site is the site slug)::
     manifest.json                                       fleet, seed, span, figures
 
 Samples never exist as Python objects: each machine-day is a numpy block turned into Arrow
-columns without copies (path and signal dictionary-encoded, timestamps delta-encoded), and a
-writer thread encodes one row group while the next machine's signals are computed.
+columns without copies (path, signal and value dictionary-encoded, timestamps delta-encoded), and
+a writer thread encodes one row group while the next machine's signals are computed.
 
 Usage::
 
@@ -53,12 +53,14 @@ _WRITE_SCHEMA = pa.schema(
     ]
 )
 # Dictionary columns are written as Parquet dictionary pages of plain strings; without the stored
-# Arrow schema they read back as ``string``, i.e. exactly SAMPLE_SCHEMA.
+# Arrow schema they read back as ``string``, i.e. exactly SAMPLE_SCHEMA. Values are rounded to
+# their sensor's resolution, so a value dictionary per row group pays: measured on the default
+# fleet, 1.7 bytes per sample against 3.7 with byte-stream-split, for a fifth less writer speed.
 _PARQUET_OPTIONS: dict[str, object] = {
     "compression": "zstd",
     "compression_level": 1,
-    "use_dictionary": ["path", "signal", "quality"],
-    "column_encoding": {"ts": "DELTA_BINARY_PACKED", "value": "BYTE_STREAM_SPLIT"},
+    "use_dictionary": ["path", "signal", "value", "quality"],
+    "column_encoding": {"ts": "DELTA_BINARY_PACKED"},
     "store_schema": False,
 }
 _OUTSTANDING_WRITES = 2
