@@ -426,7 +426,7 @@ class PostgresStore(SqlStore[Connection]):
     def _extra_info(self) -> dict[str, str]:
         with self._reading() as c:
             weeks = c.execute(
-                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'samples'::regclass"
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('samples')"
             ).fetchall()[0][0]
             version = c.execute("SHOW server_version").fetchall()[0][0]
         return {"server": self._where, "partitions": str(weeks), "postgresql": str(version)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
 import duckdb
@@ -26,6 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 Int64Array = npt.NDArray[np.int64]
+Hasher = Callable[[pa.Array, pa.Array], npt.NDArray[np.uint64]]
+"""Hash (path, signal) columns to one uint64 per row."""
 
 _EMPTY: Final = -1
 _MEMO: Final = 4
@@ -89,9 +92,11 @@ class SeriesIndex:
     Thread-safe: one lock guards changes and lookups; tables handed out are immutable.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hasher: Hasher | None = None) -> None:
+        """Create an empty index; ``hasher`` replaces DuckDB's hash (tests force collisions)."""
         self._lock = threading.RLock()
         self._hasher = duckdb.connect(":memory:")
+        self._hash_pairs = hasher
         self.ids: Int64Array = np.zeros(0, dtype=np.int64)
         self.paths: pa.Array = pa.array([], pa.string())
         self.signals: pa.Array = pa.array([], pa.string())
@@ -114,6 +119,8 @@ class SeriesIndex:
         return len(self.ids)
 
     def _hash(self, paths: pa.Array, signals: pa.Array) -> npt.NDArray[np.uint64]:
+        if self._hash_pairs is not None:
+            return np.asarray(self._hash_pairs(paths, signals), dtype=np.uint64)
         pairs = pa.table({"path": paths, "signal": signals})
         with self._lock:
             rel = self._hasher.from_arrow(pairs).select("hash(path, signal) AS h")
