@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow.compute as pc
@@ -128,3 +129,24 @@ def test_benchmark_smoke(small_fleet: Fleet, tmp_path: Path) -> None:
     assert stats.truth_rows > 0
     assert [(p.site, p.day, p.done, p.total) for p in seen] == [("plant", START, 1, 1)]
     assert timedelta(seconds=stats.seconds) < timedelta(seconds=60)
+
+
+def test_the_truth_calendar_of_a_dst_day_has_23_hours_of_shifts(
+    history: tuple[Path, Fleet],
+) -> None:
+    out, _ = history
+    calendar = pq.read_table(out / "truth/calendar/site=plant/part.parquet").to_pylist()
+    berlin = ZoneInfo("Europe/Berlin")
+    day_start = datetime(2026, 3, 29, tzinfo=berlin).astimezone(UTC)
+    day_end = datetime(2026, 3, 30, tzinfo=berlin).astimezone(UTC)
+    covered = sum(
+        (
+            max(timedelta(0), min(w["end"], day_end) - max(w["start"], day_start))
+            for w in calendar
+            if w["kind"] == "shift"
+        ),
+        timedelta(0),
+    )
+    assert day_end - day_start == covered == timedelta(hours=23)
+    night = next(w for w in calendar if w["label"] == "2026-03-28 night")
+    assert night["end"] - night["start"] == timedelta(hours=7)

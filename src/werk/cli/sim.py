@@ -228,6 +228,13 @@ def run(
         float, typer.Option(min=0.001, help="Simulated seconds per real second.")
     ] = 1.0,
     seed: SeedOption = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+            help="Simulated start, UTC (YYYY-MM-DD[THH:MM[:SS]]); default: now.",
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface the OPC UA and Modbus servers use.")] = (
         "127.0.0.1"
     ),
@@ -251,7 +258,9 @@ def run(
     the_fleet = _fleet(fleet, seed)
     _check_ports(the_fleet, host, port)
     open_silo = _open_silo()
-    runtime = Runtime(the_fleet, speed=speed)
+    runtime = Runtime(
+        the_fleet, speed=speed, start=None if start is None else start.replace(tzinfo=UTC)
+    )
     try:
         asyncio.run(
             _serve(
@@ -283,6 +292,8 @@ def _check_ports(fleet: Fleet, host: str, port: int) -> None:
         if site.silo not in (Silo.OPCUA, Silo.MODBUS):
             continue
         with socket.socket() as probe:
+            # As asyncio servers do: a port in TIME_WAIT is free, one with a listener is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port + index))
             except OSError as exc:

@@ -136,8 +136,8 @@ class _Station:
         self.ctr_good, self.ctr_scrap = machine.counter_start
         rng = self.rng
         model = self.model
-        self.next_fail = self._draw(model.mtbf / machine.reliability)
-        self.next_micro = self._draw(model.micro_mtb)
+        self.next_fail = self.draw(model.mtbf / machine.reliability)
+        self.next_micro = self.draw(model.micro_mtb / machine.reliability)
         self.wear_rate = 1.0 / (_ms(model.wear_life) / machine.reliability)
         self.wear_threshold = rng.uniform(0.85, 1.15)
         self.wear0 = rng.uniform(0.0, 0.7)
@@ -145,9 +145,9 @@ class _Station:
         self.drift_rate = 0.0
         self.seg_exec = 0
         self.wear_limit = self._wear_limit()
-        self.next_drift = self._draw(model.drift_mtb)
+        self.next_drift = self.draw(model.drift_mtb)
 
-    def _draw(self, mean: timedelta) -> int:
+    def draw(self, mean: timedelta) -> int:
         """Return the executing time of the next event of a Poisson process with this mean."""
         return self.exec + max(1, round(self.rng.expovariate(1.0 / _ms(mean))))
 
@@ -323,7 +323,7 @@ class LineSim:
             # Planned maintenance replaces half the wear and re-calibrates the process.
             for s in self.stations:
                 s.new_conditions(now, s.wear() * 0.5, 0.0, 0.0)
-                s.next_drift = s._draw(s.model.drift_mtb)
+                s.next_drift = s.draw(s.model.drift_mtb)
         if self._available and (initial or not was_available):
             for s in self.stations:
                 self._resume(s)
@@ -468,7 +468,7 @@ class LineSim:
         s.since = -1
         # A changeover re-calibrates the process: any drift episode ends here.
         s.new_conditions(self.now, s.wear(), 0.0, 0.0)
-        s.next_drift = s._draw(s.model.drift_mtb)
+        s.next_drift = s.draw(s.model.drift_mtb)
         assert s.part is not None
         s.remaining = self._cycle(s, s.part[1])
         self._run(s)
@@ -489,7 +489,7 @@ class LineSim:
         elif s.exec >= s.next_fail:
             self._fail(s, "random")
         elif s.exec >= s.next_micro:
-            s.next_micro = s._draw(model.micro_mtb / s.machine.reliability)
+            s.next_micro = s.draw(model.micro_mtb / s.machine.reliability)
             duration = _ms(model.micro_median) * s.rng.lognormvariate(0.0, 0.6)
             self._down(s, MICRO_STOP, s.rng.choice(model.micro_reasons), min(duration, 300_000))
         elif s.remaining <= 0:
@@ -511,7 +511,7 @@ class LineSim:
             mode = model.wear_failure
         else:
             mode = s.rng.choices(model.failures, [f.weight for f in model.failures])[0]
-            s.next_fail = s._draw(model.mtbf / s.machine.reliability)
+            s.next_fail = s.draw(model.mtbf / s.machine.reliability)
         repair = max(60_000, round(_ms(mode.repair) * s.rng.lognormvariate(0.0, 0.5)))
         s.down_cause = cause
         s.down_restart = mode.plc_restart
@@ -528,7 +528,7 @@ class LineSim:
                 # The worn part is replaced: wear starts again near zero, with a new threshold.
                 s.wear_threshold = s.rng.uniform(0.85, 1.15)
                 s.new_conditions(now, s.rng.uniform(0.0, 0.05), 0.0, 0.0)
-                s.next_drift = s._draw(s.model.drift_mtb)
+                s.next_drift = s.draw(s.model.drift_mtb)
             if s.down_restart:
                 # The controller restarted: its part counters start from zero again.
                 s.ctr_good = s.ctr_scrap = 0

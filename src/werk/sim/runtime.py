@@ -152,6 +152,8 @@ class LiveSite:
 
     Events are kept in a bounded buffer (at least ``keep_events``, at most half as many again);
     a reader that falls further behind loses the oldest ones, counted in :attr:`dropped_events`.
+    Events not yet due wait in a heap bounded by the simulation's look-ahead: ten minutes, and
+    the hours until end-of-line inspection finds late scrap.
     """
 
     def __init__(self, site: Site, *, start_ms: int, period_ms: int, keep_events: int) -> None:

@@ -60,10 +60,15 @@ class Climate:
 def climate(site: Site, start_ms: int, n: int, period_ms: int) -> Climate:
     """Return the site's hall climate for ``n`` samples from ``start_ms``.
 
-    Seasons peak in mid-July and the day at 15:00 local *standard* time: the sun ignores DST.
+    Seasons peak in mid-July (give a negative ``seasonal_swing`` south of the equator) and the
+    day at 15:00 local *standard* time: the sun ignores DST.
     """
-    standard = datetime(2026, 1, 15, tzinfo=UTC).astimezone(site.calendar.zone).utcoffset()
-    offset_s = (standard or timedelta(0)).total_seconds()
+    zone = site.calendar.zone
+    # Standard time is the smaller of the winter and summer offsets, in either hemisphere.
+    offset_s = min(
+        (datetime(2026, month, 15, tzinfo=UTC).astimezone(zone).utcoffset() or timedelta(0))
+        for month in (1, 7)
+    ).total_seconds()
     t_s = (start_ms + np.arange(n, dtype=np.int64) * period_ms) / 1000.0
     hours = ((t_s + offset_s) / 3600.0) % 24.0
     day = (t_s / 86400.0) % _YEAR_DAYS
