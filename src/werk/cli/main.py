@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from werk.cli import keys, query, server, store
+from werk.cli import demo, keys, query, server, store
 from werk.cli.output import fail
 from werk.errors import WerkError
 
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 server.register(app)
+demo.register(app)
 app.add_typer(query.app, name="query")
 app.add_typer(store.app, name="store")
 app.add_typer(keys.app, name="keys")
