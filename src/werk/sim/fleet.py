@@ -70,6 +70,8 @@ class Machine:
         seed: Seed of the machine's random streams.
         ideal_cycles: Ideal cycle time per product id (ISO 22400 PRI of this machine).
         reliability: Multiplier on failure rates (1 = the type's figure).
+        speed_loss: Mean relative slowdown of a cycle over its ideal time (ISO 22400
+            effectiveness loss): worn guides, cautious programs, operators.
         wear_gain: Multiplier on how strongly wear shows in signals (vendor and unit spread).
         noise: Multiplier on signal noise (site and vendor).
         bias: Sensor offset per signal, in the signal's unit.
@@ -86,6 +88,7 @@ class Machine:
     seed: int
     ideal_cycles: Mapping[str, timedelta]
     reliability: float
+    speed_loss: float
     wear_gain: float
     noise: float
     bias: tuple[float, ...]
@@ -346,6 +349,7 @@ def _build_machine(
         seed=seed,
         ideal_cycles=ideal,
         reliability=round(rng.lognormvariate(0.0, 0.3), 4),
+        speed_loss=round(min(0.15, 0.03 * rng.lognormvariate(0.0, 0.6)), 4),
         wear_gain=round(vendor_rng.uniform(0.7, 1.4) * rng.uniform(0.9, 1.1), 4),
         noise=round(site.noise * vendor_rng.uniform(0.8, 1.3), 4),
         bias=tuple(bias),

@@ -51,8 +51,6 @@ _MS = timedelta(milliseconds=1)
 _CALENDAR_CHUNK = 7 * 86_400_000
 _COUNTER = 0xFFFF
 _INSPECTION_DELAY = (2 * 3_600_000, 8 * 3_600_000)
-_SPEED_LOSS = 0.03
-"""Mean relative slowdown of a cycle over its ideal time (ISO 22400 effectiveness loss)."""
 
 
 def _ms(value: timedelta) -> int:
@@ -446,7 +444,7 @@ class LineSim:
 
     def _cycle(self, s: _Station, product: int) -> int:
         """Draw the duration of one cycle: the ideal time plus a little speed loss."""
-        slow = min(0.5, s.rng.expovariate(1.0 / _SPEED_LOSS))
+        slow = min(0.5, s.rng.expovariate(1.0 / s.machine.speed_loss))
         return max(1, round(s.ideal[product] * (1.0 + slow)))
 
     def _run(self, s: _Station) -> None:
