@@ -49,7 +49,7 @@ class SignalModel:
         wear: Added at wear 1.0 (scaled by wear squared, so it shows late), unless off.
         drift: Added per unit of process drift while executing.
         noise: Standard deviation of the measurement noise while executing.
-        resolution: The sensor's resolution; values are rounded to it.
+        resolution: The sensor's resolution, a power of ten; values are rounded to it.
         integrates: Name of the signal (a power, kW) this one integrates into kWh.
     """
 

@@ -112,7 +112,7 @@ class SignalGenerator:
         self.bias = np.array(machine.bias, dtype=np.float64)
         self.low = np.array([s.spec.low for s in signals])
         self.high = np.array([s.spec.high for s in signals])
-        self.resolution = np.array([s.resolution for s in signals])
+        self.steps = np.array([round(1.0 / s.resolution) for s in signals], dtype=np.float64)
         self.integrals = [
             (i, self.names.index(s.integrates))
             for i, s in enumerate(signals)
@@ -202,9 +202,11 @@ class SignalGenerator:
                 glitches.append((hit, b * per + at, min(per, at + length) + b * per, stuck))
 
         np.clip(values, self.low[:, None], self.high[:, None], out=values)
-        values /= self.resolution[:, None]
+        # Round to the resolution as integer steps divided back: 388 / 10 is the double nearest
+        # 38.8, where 388 * 0.1 is 38.800000000000004.
+        values *= self.steps[:, None]
         np.rint(values, out=values)
-        values *= self.resolution[:, None]
+        values /= self.steps[:, None]
         for target, source in self.integrals:
             values[target] = self._integrate(values[source], target)
         for signal, first_sample, end_sample, stuck in glitches:
@@ -257,6 +259,6 @@ class SignalGenerator:
         offsets = np.cumsum(np.concatenate(([self._energy], totals)))
         self._energy = float(offsets[-1])
         energy = blocks + offsets[:-1, None]
-        res = self.resolution[target]
-        meter: npt.NDArray[np.float64] = np.rint(energy.ravel() / res) * res
+        steps = self.steps[target]
+        meter: npt.NDArray[np.float64] = np.rint(energy.ravel() * steps) / steps
         return meter
