@@ -316,7 +316,7 @@ def _pydantic_error(exc: ValidationError, lines: LineMap) -> ConfigError:
         message = f"unknown field {loc[-1]!r}" if loc else message
     elif first["type"] == "missing":
         message = f"field {first['loc'][-1]!r} is required"
-    elif first["type"] == "literal_error" and loc and loc[-1:] != ("silo",):
+    elif first["type"] in ("literal_error", "enum"):
         message = f"{first['input']!r} is not one of {first['ctx']['expected']}"
     count = exc.error_count()
     if count > 1:
