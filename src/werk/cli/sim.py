@@ -353,14 +353,23 @@ async def _serve(
         servers: list[_Server] = []
         for index, site in enumerate(runtime.sites):
             site_port = port + index if port else 0
-            server = open_silo(
-                site,
-                host=host,
-                port=site_port,
-                mqtt_host=mqtt_host,
-                mqtt_port=mqtt_port,
-                drop_dir=drop_dir / site.site.name,
-            )
+            try:
+                server = open_silo(
+                    site,
+                    host=host,
+                    port=site_port,
+                    mqtt_host=mqtt_host,
+                    mqtt_port=mqtt_port,
+                    drop_dir=drop_dir / site.site.name,
+                )
+            except ModuleNotFoundError as exc:
+                raise WerkError(
+                    f"site {site.path} needs the {site.silo} server, which this build of werk "
+                    f"cannot load: no module {exc.name!r}",
+                    key="sim.missing_dependency",
+                    site=site.path,
+                    module=exc.name,
+                ) from None
             try:
                 entered = await stack.enter_async_context(server)
             except OSError as exc:
