@@ -48,5 +48,9 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             field="store_url",
         )
     if migrate:
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
     return store

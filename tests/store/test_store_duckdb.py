@@ -1,0 +1,106 @@
+"""What only the DuckDB store has to get right: one file, one writing process, many threads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.store.conftest import dt, ns, sample_table
+from werk.errors import ConfigError, StoreUnavailable
+from werk.store import open_store
+from werk.store.duckdb import DuckDBStore, database_path
+
+T0 = ns("2026-02-02T00:00:00")
+M1 = "acme/berlin/press/line-1/m1"
+
+
+def test_url_and_parent_directories(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "werk.duckdb"
+    store = open_store(f"duckdb:///{target}")
+    store.close()
+    assert target.exists()
+    assert database_path(f"duckdb://{target}") == str(target)
+    with pytest.raises(ConfigError):
+        DuckDBStore("duckdb://")
+    with pytest.raises(ConfigError):
+        open_store("sqlite:///x.db")
+
+
+def test_file_locked_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "werk.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True);"
+            " time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreUnavailable) as caught:
+            DuckDBStore(f"duckdb:///{path}")
+        assert caught.value.fields["path"] == str(path)
+        assert str(path) in caught.value.message
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    store = open_store(f"duckdb:///{path}")  # free again
+    store.close()
+
+
+def test_committed_writes_survive_a_killed_process(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'werk.duckdb'}"
+    script = textwrap.dedent(
+        f"""
+        import os
+        from tests.store.conftest import sample_table
+        from werk.store import open_store
+        store = open_store({url!r})
+        for k in range(3):
+            rows = [({M1!r}, f"s{{i}}", {T0} + k, float(k), 0) for i in range(2000)]
+            store.write(f"edge:{{k}}", sample_table(rows))
+        os._exit(0)  # no close, no checkpoint
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).parents[2])
+    store = open_store(url)
+    try:
+        assert store.info().samples == 6_000
+        latest = store.latest()
+        assert latest.num_rows == 2_000
+        assert set(latest.column("value").to_pylist()) == {2.0}
+        assert store.ledger_entry("edge:2") is not None
+        # New writes after recovery resolve the series registered before the crash.
+        result = store.write("edge:3", sample_table([(M1, "s5", T0 + 9, 9.0, 0)]))
+        assert result.new_series == 0
+    finally:
+        store.close()
+
+
+def test_two_stores_on_one_file_share_it(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'werk.duckdb'}"
+    first, second = open_store(url), open_store(url)
+    try:
+        first.write("a", sample_table([(M1, "temp", T0, 1.0, 0)]))
+        assert second.latest().column("value").to_pylist() == [1.0]
+        result = second.write(
+            "b", sample_table([(M1, "temp", T0 + 1, 2.0, 0), (M1, "x", T0, 0, 0)])
+        )
+        assert result.new_series == 1
+        assert first.write("b", sample_table([])).duplicate
+        first.close()
+        rows = second.range(M1, dt(T0), dt(T0 + 1_000_000_000))
+        assert rows.num_rows == 3
+    finally:
+        first.close()
+        second.close()

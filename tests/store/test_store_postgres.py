@@ -1,0 +1,116 @@
+"""What only the PostgreSQL store has to get right: partitions, many processes, an absent server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import numpy as np
+import psycopg
+import pytest
+
+from tests.store.conftest import dt, ns, sample_table
+from werk.errors import StoreUnavailable
+from werk.store import open_store
+from werk.store.postgres import PostgresStore, partition_name, week_of
+
+pytestmark = pytest.mark.postgres
+
+SECOND = 1_000_000_000
+DAY = 86_400 * SECOND
+M1 = "acme/berlin/press/line-1/m1"
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[PostgresStore]:
+    store = PostgresStore(pg_url)
+    store.migrate()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def partitions(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        names = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'samples'::regclass ORDER BY 1"
+        ).fetchall()
+        return {
+            n: int(conn.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0]) for (n,) in names
+        }
+
+
+def test_weekly_partitions_on_demand(pg: PostgresStore, pg_url: str) -> None:
+    sunday_night = ns("2026-03-29T23:59:59")  # the Monday after starts a new partition
+    rows = [(M1, "v", sunday_night + k * DAY, float(k), 0) for k in range(-1, 9)]
+    pg.write("k", sample_table(rows))
+    assert partitions(pg_url) == {
+        "samples_w20260323": 2,
+        "samples_w20260330": 7,
+        "samples_w20260406": 1,
+    }
+    wednesday = np.array([ns("2026-04-01T00:00:00")])
+    assert partition_name(int(week_of(wednesday)[0])) == "samples_w20260330"
+    back = pg.range(M1, dt(sunday_night - 2 * DAY), dt(sunday_night + 10 * DAY))
+    assert back.column("value").to_pylist() == [float(k) for k in range(-1, 9)]
+
+
+def test_a_second_process_sees_and_extends_the_registry(pg: PostgresStore, pg_url: str) -> None:
+    other = PostgresStore(pg_url)
+    try:
+        pg.write("a", sample_table([(M1, "temp", ns("2026-01-05T00:00:00"), 1.0, 0)]))
+        assert other.latest().column("value").to_pylist() == [1.0]
+        result = other.write(
+            "b",
+            sample_table(
+                [
+                    (M1, "temp", ns("2026-01-05T00:00:01"), 2.0, 0),
+                    (M1, "x", ns("2026-01-05"), 5.0, 0),
+                ]
+            ),
+        )
+        assert result.new_series == 1
+        assert pg.latest().column("value").to_pylist() == [2.0, 5.0]
+        assert pg.write("b", sample_table([])).duplicate
+    finally:
+        other.close()
+
+
+def test_retention_drops_whole_weeks(pg: PostgresStore, pg_url: str) -> None:
+    start = ns("2026-01-05T12:00:00")
+    rows = [(f"acme/s{i}", "v", start + d * DAY, float(d), 0) for i in range(3) for d in range(21)]
+    pg.write("k", sample_table(rows))
+    assert len(partitions(pg_url)) == 3
+    pg.set_retention("acme", timedelta(days=10))
+    deleted = pg.apply_retention(dt(start + 20 * DAY))
+    assert deleted == 3 * 10  # days 0..9 are older than 10 days
+    left = partitions(pg_url)
+    assert list(left) == ["samples_w20260112", "samples_w20260119"]  # the first week went whole
+    assert sum(left.values()) == 3 * 11
+    # A partition that another process drops under this one's feet is recreated on the next write.
+    pg.write("old", sample_table([("acme/s0", "v", start, 1.0, 0)]))
+    other = PostgresStore(pg_url)
+    try:
+        assert other.apply_retention(dt(start + 20 * DAY)) == 1
+    finally:
+        other.close()
+    assert "samples_w20260105" not in partitions(pg_url)
+    pg.write("again", sample_table([("acme/s0", "v", start, 1.0, 0)]))
+    assert partitions(pg_url)["samples_w20260105"] == 1
+
+
+def test_unreachable_server_is_unavailable_quickly() -> None:
+    began = time.monotonic()
+    store = PostgresStore("postgresql://postgres@127.0.0.1:9/nowhere", timeout=1.0)
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            store.migrate()
+        assert caught.value.key == "store.unavailable"
+        with pytest.raises(StoreUnavailable):
+            open_store("postgresql://postgres@127.0.0.1:9/nowhere").close()
+    finally:
+        store.close()
+    assert time.monotonic() - began < 20
