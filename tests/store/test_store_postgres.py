@@ -79,6 +79,18 @@ def test_a_second_process_sees_and_extends_the_registry(pg: PostgresStore, pg_ur
         other.close()
 
 
+def test_registry_learns_lower_ids_committed_elsewhere(pg: PostgresStore, pg_url: str) -> None:
+    other = PostgresStore(pg_url)
+    try:
+        t = ns("2026-01-05T00:00:00")
+        other.write("b", sample_table([(M1, "from_other", t, 1.0, 0)]))  # id 1, unseen here
+        pg.write("a", sample_table([(M1, "from_here", t, 2.0, 0)]))  # id 2, known here at once
+        assert pg.latest().column("signal").to_pylist() == ["from_here", "from_other"]
+        assert pg.range(M1, dt(t), dt(t + SECOND)).num_rows == 2
+    finally:
+        other.close()
+
+
 def test_retention_drops_whole_weeks(pg: PostgresStore, pg_url: str) -> None:
     start = ns("2026-01-05T12:00:00")
     rows = [(f"acme/s{i}", "v", start + d * DAY, float(d), 0) for i in range(3) for d in range(21)]

@@ -430,20 +430,22 @@ class SqlStore(ABC, Generic[C]):
 
     # -- series ------------------------------------------------------------------------------
     def _refresh_series(self) -> None:
-        """Learn series registered since the index was last filled (by this or another process)."""
+        """Learn series registered since the registry was last read (by any process).
+
+        Registration commits in id order (DuckDB: one writer; PostgreSQL: an advisory lock held
+        until commit), so everything above the last id read is everything new.
+        """
         with self._series_lock, self._reading() as c:
             new = self._table(
                 c,
                 self._q(sql.SERIES_SINCE),
-                (self._series.max_id,),
+                (self._series.synced_id,),
                 pa.schema([("id", pa.int64()), ("path", pa.string()), ("signal", pa.string())]),
             )
-        if new.num_rows:
-            self._series.add(
-                np.asarray(new.column("id").to_numpy(), dtype=np.int64),
-                new.column("path"),
-                new.column("signal"),
-            )
+            if new.num_rows:
+                ids = np.asarray(new.column("id").to_numpy(), dtype=np.int64)
+                self._series.add(ids, new.column("path"), new.column("signal"))
+                self._series.synced_id = max(self._series.synced_id, int(ids.max()))
 
     def register_series(self, rows: pa.Table) -> int:
         """Register or update series metadata (path, signal, unit, value_type); return new."""

@@ -10,7 +10,9 @@ Edges send the same point table batch after batch, so the last few (path, signal
 remembered with their ids: an identical batch layout resolves with two buffer comparisons.
 
 Series ids never change once given, so the copy is never wrong, only incomplete; the stores add
-what other processes registered (``ids > max_id``) before reads that need it.
+what other processes registered before reads that need it: everything above :attr:`synced_id`,
+the highest id read back from the registry. (Ids this process registers itself are added at once
+but do not move ``synced_id``: another process may have committed lower ids meanwhile.)
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class SeriesIndex:
         self._collisions: dict[tuple[str, str], int] = {}
         self._order: Int64Array | None = None
         self._memo: deque[tuple[pa.Array, pa.Array, Int64Array]] = deque(maxlen=_MEMO)
+        self.synced_id = 0
+        """Every series with an id up to this one has been read from the registry."""
 
     def close(self) -> None:
         """Release the hashing connection."""
