@@ -111,8 +111,9 @@ def synthetic_site(
         ts, which = ts[keep], which[keep]
         n_counts = int(span_s / count_every.total_seconds())
         cts = np.arange(n_counts, dtype=np.int64) * int(count_every.total_seconds()) + 17
-        good = rng.poisson(4.0, n_counts)
-        scrap = rng.poisson(0.1, n_counts)
+        per_count = count_every.total_seconds() / 60  # about one part a minute
+        good = rng.poisson(per_count, n_counts)
+        scrap = rng.poisson(per_count / 40, n_counts)
         products = np.where(rng.random(n_counts) < 0.5, "A", "B").astype(object)
         n_all = len(ts) + n_counts
         parts.append(

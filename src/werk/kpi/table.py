@@ -151,6 +151,24 @@ class Breakdown:
         return self.reasons[r] if r >= 0 else None
 
 
+def unique_inverse(key: I64) -> tuple[I64, I64]:
+    """Return the sorted distinct values of ``key`` and each element's index among them.
+
+    A stable sort and a cumulative sum: on large int64 keys this is several times faster than
+    ``np.unique(..., return_inverse=True)``, which hashes.
+    """
+    if len(key) == 0:
+        return key[:0].copy(), np.zeros(0, np.int64)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.empty(len(key), np.bool_)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(len(key), np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
+
+
 def group_rows(cols: Sequence[I64]) -> tuple[I64, I64]:
     """Group rows of integer columns: return the distinct rows (``k × len(cols)``) and each
     input row's group, like ``np.unique(axis=0)`` but through one int64 key when it fits."""
@@ -166,13 +184,13 @@ def group_rows(cols: Sequence[I64]) -> tuple[I64, I64]:
         key = np.zeros(n, np.int64)
         for c, lo, r in zip(cols, low, radix, strict=True):
             key = key * r + (c - lo)
-        uniq, inverse = np.unique(key, return_inverse=True)
+        uniq, inverse = unique_inverse(key)
         out = np.empty((len(uniq), len(cols)), np.int64)
         rest = uniq.copy()
         for j in range(len(cols) - 1, -1, -1):
             out[:, j] = rest % radix[j] + low[j]
             rest //= radix[j]
-        return out, inverse.reshape(-1).astype(np.int64)
+        return out, inverse
     keys, inverse = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
     return keys.astype(np.int64), inverse.reshape(-1).astype(np.int64)
 
@@ -296,8 +314,7 @@ class TimeModelTable:
         gw = window_ids[self.row_window]
         n_w = len(new_windows)
         key = gp * max(n_w, 1) + gw
-        uniq, inverse = np.unique(key, return_inverse=True)
-        inverse = inverse.reshape(-1).astype(np.int64)
+        uniq, inverse = unique_inverse(key)
         n = len(uniq)
         times = np.stack([_sum(inverse, self.times[:, j], n) for j in range(len(TIME_FIELDS))], 1)
         counts = np.stack(

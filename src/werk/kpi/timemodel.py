@@ -156,13 +156,13 @@ class _Layer:
         return _Layer(
             start,
             end,
-            columns.get("element", zeros).astype(np.int64),
-            columns.get("code", zeros).astype(np.int64),
-            columns.get("reason", zeros - 1).astype(np.int64),
-            columns.get("identity", np.arange(n, dtype=np.int64)).astype(np.int64),
-            columns.get("failure", flags).astype(np.bool_),
-            columns.get("external", flags).astype(np.bool_),
-            columns.get("short", flags).astype(np.bool_),
+            np.asarray(columns.get("element", zeros), np.int64),
+            np.asarray(columns.get("code", zeros), np.int64),
+            np.asarray(columns.get("reason", zeros - 1), np.int64),
+            np.asarray(columns.get("identity", np.arange(n, dtype=np.int64)), np.int64),
+            np.asarray(columns.get("failure", flags), np.bool_),
+            np.asarray(columns.get("external", flags), np.bool_),
+            np.asarray(columns.get("short", flags), np.bool_),
         )
 
     def cover(self, at: I64) -> I64:
@@ -185,8 +185,14 @@ class _Strings:
             return -1
         return self.ids.setdefault(text, len(self.ids))
 
-    def ids_of(self, texts: Sequence[str]) -> I64:
-        return np.array([*(self.id(t) for t in texts), -1], np.int64)
+    def ids_of(self, texts: Sequence[str], used: I64) -> I64:
+        """Return the ids of ``texts[used]`` (-1 stays -1), registering only the texts used."""
+        present = np.zeros(len(texts) + 1, np.bool_)
+        present[used] = True
+        table = np.full(len(texts) + 1, -1, np.int64)
+        for k in np.flatnonzero(present[:-1]):
+            table[k] = self.id(texts[int(k)])
+        return table[used]
 
     def strings(self) -> tuple[str, ...]:
         return tuple(self.ids)
@@ -233,13 +239,20 @@ def _classify(rule: StateRule | None, plan: PlanSource) -> tuple[Element, bool, 
 
 def _strings(values: pa.Array | pa.ChunkedArray) -> tuple[I64, list[str]]:
     """Dictionary-encode strings: indexes (-1 for null) and the distinct values."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if len(values) == 0:
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if sum(len(c) for c in chunks) == 0:
         return np.zeros(0, np.int64), []
-    encoded = values.dictionary_encode()
-    idx = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return idx, [str(v) for v in encoded.dictionary.to_pylist()]
+    # Encoding the chunked column keeps one dictionary across chunks and copies no strings.
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, chunks[0].type))
+    parts = [c for c in encoded.chunks if len(c)]
+    dictionary = parts[0].dictionary
+    if not all(c.dictionary.equals(dictionary) for c in parts[1:]):
+        return _strings(pa.chunked_array(chunks, chunks[0].type).combine_chunks())
+    indices = pa.concat_arrays([c.indices for c in parts])
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    idx = np.asarray(indices.to_numpy(zero_copy_only=False), np.int64)
+    return idx, [str(v) for v in dictionary.to_pylist()]
 
 
 def _ints(values: pa.ChunkedArray | pa.Array) -> I64:
@@ -254,13 +267,58 @@ def _as_table(events: pa.Table | pa.RecordBatch | Sequence[Event]) -> pa.Table:
     return pa.Table.from_batches([events_to_batch(list(events))])
 
 
-def _column(table: pa.Table, name: str, rows: I64 | None = None) -> pa.Array:
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
     if name in table.column_names:
-        column = table.column(name)
-        out = column.take(pa.array(rows, pa.int64())) if rows is not None else column
-        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
-    n = table.num_rows if rows is None else len(rows)
-    return pa.nulls(n, pa.string() if name in ("code", "reason", "product") else pa.int64())
+        return table.column(name)
+    kind = pa.string() if name in ("path", "kind", "code", "reason", "product") else pa.int64()
+    return pa.chunked_array([pa.nulls(table.num_rows, kind)], kind)
+
+
+class _Events:
+    """The event table as numpy columns, strings dictionary-encoded once for all rows."""
+
+    def __init__(self, table: pa.Table, paths: Sequence[str] | None, extra: set[str]) -> None:
+        path_idx, path_names = _strings(_column(table, "path"))
+        self.machines = (
+            sorted(set(path_names) | extra) if paths is None else list(dict.fromkeys(paths))
+        )
+        self.position = {p: i for i, p in enumerate(self.machines)}
+        lookup = [self.position.get(p, -1) for p in path_names]
+        self.machine = np.array([*lookup, -1], np.int64)[path_idx]
+        self.ts = _ints(table.column("ts").cast(pa.int64())) // 1000 if table.num_rows else _EMPTY
+        self.kind, self.kind_names = _strings(_column(table, "kind"))
+        self.code, self.code_names = _strings(_column(table, "code"))
+        self.reason, self.reason_names = _strings(_column(table, "reason"))
+        self.product, self.product_names = _strings(_column(table, "product"))
+        self.table = table
+
+    def rows(self, kind: EventKind) -> I64:
+        """Return the rows of one kind that belong to the machines computed."""
+        if kind.value not in self.kind_names:
+            return _EMPTY
+        mine = (self.kind == self.kind_names.index(kind.value)) & (self.machine >= 0)
+        return np.flatnonzero(mine)
+
+    def ints(self, name: str, rows: I64) -> I64:
+        """Return an integer column (nulls as 0) at some rows."""
+        if name not in self.table.column_names:
+            return np.zeros(len(rows), np.int64)
+        return _ints(self.table.column(name))[rows]
+
+
+def _pair_lookup(a: I64, b: I64, n_a: int, n_b: int, value: Callable[[int, int], int]) -> I64:
+    """Return ``value(a, b)`` for each pair, calling ``value`` once per distinct pair.
+
+    ``b`` may be -1 (a null), which is passed on as ``n_b``.
+    """
+    key = a * (n_b + 1) + np.where(b < 0, n_b, b)
+    size = max(n_a, 1) * (n_b + 1)
+    seen = np.zeros(size, np.bool_)
+    seen[key] = True
+    table = np.zeros(size, np.int64)
+    for k in np.flatnonzero(seen):
+        table[k] = value(int(k) // (n_b + 1), int(k) % (n_b + 1))
+    return table[key]
 
 
 def _bins(index: I64, weights: I64, n: int) -> I64:
@@ -333,11 +391,9 @@ class _Axis:
 
     def row(self, m: I64, t: I64) -> tuple[I64, Bools]:
         """Return the row (machine × window) of instants and whether they fall in a window."""
-        g = t + self.offset[m]
-        inside = (t >= self.lo) & (t < self.hi)
-        w = np.searchsorted(self.g_start, g, side="right") - 1
-        ok = inside & (w >= 0) & (g < self.g_end[np.maximum(w, 0)])
-        return w, ok
+        w = np.searchsorted(self.w_start, t, side="right") - 1
+        ok = (w >= 0) & (t < self.w_end[np.maximum(w, 0)])
+        return m * self.n_w + w, ok
 
 
 def time_models(
@@ -386,23 +442,9 @@ def time_models(
         if to_us(e.end) < to_us(e.start):
             raise InvalidInput(f"entry for {e.path} ends before it starts", field="entries")
 
-    table = _as_table(events)
-    path_idx, path_names = _strings(_column(table, "path"))
-    machines = (
-        sorted(set(path_names) | {e.path for e in entries})
-        if paths is None
-        else list(dict.fromkeys(paths))
-    )
-    position = {p: i for i, p in enumerate(machines)}
+    ev = _Events(_as_table(events), paths, {e.path for e in entries})
+    machines, position = ev.machines, ev.position
     n_m = len(machines)
-    machine = np.array([position.get(p, -1) for p in path_names] + [-1], np.int64)[path_idx]
-    ts = _ints(table.column("ts").cast(pa.int64())) // 1000 if table.num_rows else _EMPTY
-    kind_idx, kind_names = _strings(_column(table, "kind"))
-
-    def rows_of(kind: EventKind) -> I64:
-        if kind.value not in kind_names:
-            return _EMPTY
-        return np.flatnonzero((kind_idx == kind_names.index(kind.value)) & (machine >= 0))
 
     axis = _Axis(windows, n_m)
     mapping_of = _fixed(mapping) if isinstance(mapping, StateMapping) else mapping
@@ -422,11 +464,7 @@ def time_models(
     findings: list[Finding] = []
 
     states = _machine_states(
-        table,
-        rows_of(EventKind.STATE),
-        machine,
-        ts,
-        machines,
+        ev,
         map_ids,
         maps,
         horizon,
@@ -443,15 +481,16 @@ def time_models(
         _manual_layer(entries, position, axis, map_ids, rules, codes, reasons, coded=True),
     )
     notes = _manual_layer(entries, position, axis, map_ids, rules, codes, reasons, coded=False)
-    orders = _orders(table, rows_of(EventKind.ORDER), machine, ts, horizon, axis)
+    orders = _orders(ev, horizon, axis)
 
     # Segmentation: cut the axis at every boundary of every layer and window.
-    bounds = np.unique(
+    bounds = np.sort(
         np.concatenate(
             [x for layer in (*layers, notes, orders) for x in (layer.start, layer.end)]
             + [axis.g_start, axis.g_end]
         )
     )
+    bounds = bounds[np.r_[True, bounds[1:] != bounds[:-1]]]
     seg, dur = bounds[:-1], np.diff(bounds)
     win = np.searchsorted(axis.g_start, seg, side="right") - 1
     inside = (win >= 0) & (seg < axis.g_end[np.maximum(win, 0)])
@@ -507,11 +546,7 @@ def time_models(
 
     _failure_counts(failures, axis, times, counts)
     _quantities(
-        table,
-        rows_of,
-        machine,
-        ts,
-        machines,
+        ev,
         axis,
         ideal or _no_pri,
         startup,
@@ -575,17 +610,16 @@ def _first_of(identity: I64, source: I64, claimed: Bools) -> I64:
     sel = np.flatnonzero(claimed)
     if len(sel):
         key = source[sel] * (int(identity.max()) + 2) + identity[sel] + 1
-        _, first = np.unique(key, return_index=True)
+        # Segments are in time order, so a stable sort puts each interval's first one first.
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        first = order[np.r_[True, ordered[1:] != ordered[:-1]]]
         out[sel[first]] = 1
     return out
 
 
 def _machine_states(
-    table: pa.Table,
-    rows: I64,
-    machine: I64,
-    ts: I64,
-    machines: list[str],
+    ev: _Events,
     map_ids: I64,
     maps: list[StateMapping],
     horizon: I64,
@@ -596,24 +630,24 @@ def _machine_states(
     findings: list[Finding],
 ) -> tuple[_Layer, tuple[I64, I64, Bools, I64], tuple[I64, I64]]:
     """Build the machine layer from state events; also its failure events and setup ends."""
-    code_idx, code_names = _strings(_column(table, "code", rows))
-    reason_idx, reason_names = _strings(_column(table, "reason", rows))
-    m, t = machine[rows], ts[rows]
+    rows = ev.rows(EventKind.STATE)
+    machines = ev.machines
+    m, t = ev.machine[rows], ev.ts[rows]
+    code_idx, reason_idx = ev.code[rows], ev.reason[rows]
+    code_names, reason_names = ev.code_names, ev.reason_names
     null = len(code_names)
-    code_idx = np.where(code_idx < 0, null, code_idx)
     names: list[str | None] = [*code_names, None]
-    pair = map_ids[m] * (null + 1) + code_idx
-    uniq, inverse = np.unique(pair, return_inverse=True)
-    rule_of = np.array(
-        [rules.id(int(p) // (null + 1), names[int(p) % (null + 1)]) for p in uniq] + [0], np.int64
-    )[inverse.reshape(-1)]
+    rule_of = _pair_lookup(
+        map_ids[m], code_idx, len(maps), null, lambda i, j: rules.id(i, names[j])
+    )
+    code_idx = np.where(code_idx < 0, null, code_idx)
     el_of = rules.elements()
     fail_of, ext_of, short_of = (rules.flags(k) for k in (1, 2, 3))
     order = _sorted_by(m, t, _PRIORITY[el_of[rule_of]])
     m, t, rule_of, code_idx, reason_idx = (x[order] for x in (m, t, rule_of, code_idx, reason_idx))
     end, open_ = _follow(m, t, horizon)
     late = t >= horizon[m]
-    for k in np.unique(m[late]):
+    for k in sorted(set(m[late].tolist())):
         count = int((m[late] == k).sum())
         findings.append(
             Finding(
@@ -644,8 +678,8 @@ def _machine_states(
         gs[ok],
         ge[ok],
         element=element[ok],
-        code=codes.ids_of([*code_names, "(none)"])[code_idx][ok],
-        reason=reasons.ids_of(reason_names)[reason_idx][ok],
+        code=codes.ids_of([*code_names, "(none)"], code_idx[ok]),
+        reason=reasons.ids_of(reason_names, reason_idx[ok]),
         identity=identity[ok],
         failure=failure[ok],
         external=external[ok],
@@ -782,13 +816,13 @@ def _manual_layer(
     )
 
 
-def _orders(table: pa.Table, rows: I64, machine: I64, ts: I64, horizon: I64, axis: _Axis) -> _Layer:
+def _orders(ev: _Events, horizon: I64, axis: _Axis) -> _Layer:
     """Build the booked-order layer from order events (an empty or null code ends an order)."""
-    code_idx, names = _strings(_column(table, "code", rows))
-    m, t = machine[rows], ts[rows]
+    rows = ev.rows(EventKind.ORDER)
+    m, t, code_idx = ev.machine[rows], ev.ts[rows], ev.code[rows]
     order = _sorted_by(m, t, np.arange(len(t), dtype=np.int64))
     m, t, code_idx = m[order], t[order], code_idx[order]
-    booked = np.array([bool(x) for x in names] + [False], np.bool_)[code_idx]
+    booked = np.array([bool(x) for x in ev.code_names] + [False], np.bool_)[code_idx]
     end, _ = _follow(m, t, horizon)
     s, e, ok = axis.clip(m, t, end)
     ok &= booked
@@ -796,11 +830,7 @@ def _orders(table: pa.Table, rows: I64, machine: I64, ts: I64, horizon: I64, axi
 
 
 def _quantities(
-    table: pa.Table,
-    rows_of: Callable[[EventKind], I64],
-    machine: I64,
-    ts: I64,
-    machines: list[str],
+    ev: _Events,
     axis: _Axis,
     ideal: IdealCycle,
     startup: timedelta | None,
@@ -811,35 +841,39 @@ def _quantities(
     windows: Sequence[Window],
 ) -> None:
     """Add PQ, GQ, SQ, RQ and the PRI-weighted times of count events to their windows."""
-    rows = rows_of(EventKind.COUNT)
-    w, ok = axis.row(machine[rows], ts[rows])
+    rows = ev.rows(EventKind.COUNT)
+    w, ok = axis.row(ev.machine[rows], ev.ts[rows])
     rows, w = rows[ok], w[ok]
     if len(rows) == 0:
         return
-    m, t = machine[rows], ts[rows]
-    good, scrap, rework = (_ints(_column(table, c, rows)) for c in ("good", "scrap", "rework"))
+    machines = ev.machines
+    m, t = ev.machine[rows], ev.ts[rows]
+    good, scrap, rework = (ev.ints(c, rows) for c in ("good", "scrap", "rework"))
     pq = good + scrap + rework
 
-    # Product: the count's own, else the machine's latest product event.
-    announced = rows_of(EventKind.PRODUCT)
-    prod_idx, prod_names = _strings(
-        pa.concat_arrays([_column(table, "product", rows), _column(table, "code", announced)])
-    )
-    product, announced_idx = prod_idx[: len(rows)], prod_idx[len(rows) :]
-    if len(announced) and (product < 0).any():
-        j = _latest(machine[announced], ts[announced], m, t, axis.lo - 1, axis.hi)
-        product = np.where((product < 0) & (j >= 0), announced_idx[np.maximum(j, 0)], product)
+    # Product: the count's own, else the machine's latest product event (whose code names it).
+    product = ev.product[rows]
+    prod_names = list(ev.product_names)
+    if (product < 0).any():
+        announced = ev.rows(EventKind.PRODUCT)
+        index = {name: i for i, name in enumerate(prod_names)}
+        as_product = np.array(
+            [index.setdefault(c, len(index)) for c in ev.code_names] + [-1], np.int64
+        )
+        prod_names = list(index)
+        j = _latest(ev.machine[announced], ev.ts[announced], m, t, axis.lo - 1, axis.hi)
+        named = as_product[ev.code[announced]][np.maximum(j, 0)] if len(announced) else j
+        product = np.where((product < 0) & (j >= 0), named, product)
 
     # PRI per (machine, product), looked up once per distinct pair.
-    n_p = len(prod_names) + 1
-    product = np.where(product < 0, n_p - 1, product)
     names: list[str | None] = [*prod_names, None]
-    uniq, inverse = np.unique(m * n_p + product, return_inverse=True)
-    pri_of = []
-    for p in uniq:
-        found = ideal(machines[int(p) // n_p], names[int(p) % n_p])
-        pri_of.append(span_us(found) if found is not None and found > timedelta(0) else -1)
-    pri = np.array(pri_of, np.int64)[inverse.reshape(-1)]
+
+    def pri_us(i: int, j: int) -> int:
+        found = ideal(machines[i], names[j])
+        return span_us(found) if found is not None and found > timedelta(0) else -1
+
+    pri = _pair_lookup(m, product, len(machines), len(prod_names), pri_us)
+    product = np.where(product < 0, len(prod_names), product)
     priced = pri >= 0
     n_rows = len(counts)
     for name, values in (("pq", pq), ("gq", good), ("sq", scrap), ("rq", rework)):
