@@ -174,7 +174,8 @@ def _report(stats: HistoryStats, out: Path, as_json: bool) -> None:
     console.print(
         f"wrote {stats.samples:,} samples, {stats.events:,} events and {stats.truth_rows:,} "
         f"truth rows in {stats.files} files ({stats.bytes / 1e6:,.1f} MB) to {out} "
-        f"in {stats.seconds:.1f} s — {stats.samples_per_s / 1e6:.1f} M samples/s"
+        f"in {stats.seconds:.1f} s — {stats.samples_per_s / 1e6:.1f} M samples/s, "
+        f"{stats.cpu_seconds / max(stats.samples, 1) * 1e9:.0f} ns of CPU per sample"
     )
 
 

@@ -78,6 +78,8 @@ class HistoryStats:
         files: Parquet files written.
         bytes: Their total size.
         seconds: Wall time of the run.
+        cpu_seconds: CPU time of the process during the run (all threads): the cost per
+            sample, whatever else the machine was doing.
         sites: Sites simulated.
         machines: Machines simulated.
         days: Days simulated.
@@ -89,6 +91,7 @@ class HistoryStats:
     files: int
     bytes: int
     seconds: float
+    cpu_seconds: float
     sites: int
     machines: int
     days: int
@@ -264,6 +267,7 @@ def write_history(
     first = span_start(start)
     _prepare(out, overwrite)
     began = time.perf_counter()
+    began_cpu = time.process_time()
     start_ms = to_ns(first) // 1_000_000
     period = fleet.sample_period // timedelta(milliseconds=1)
     n = DAY_MS // period
@@ -335,10 +339,12 @@ def write_history(
                 written.extend(truth_files.close())
                 counts["truth_rows"] += truth_files.rows
     seconds = time.perf_counter() - began
+    cpu_seconds = time.process_time() - began_cpu
     counts["files"] = len(written)
     counts["bytes"] = sum(p.stat().st_size for p in written)
     stats = HistoryStats(
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         sites=len(fleet.sites),
         machines=len(fleet.machines),
         days=days,
