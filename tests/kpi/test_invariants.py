@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from werk.kpi import (
     Window,
     by_level,
     ideal_cycles,
+    kpi_columns,
     kpis,
     over_range,
     time_models,
@@ -143,10 +145,17 @@ def test_every_instant_lands_once_and_ratios_stay_bounded(
         events, cut, ideal=PRI, entries=entries, until=T0 + HORIZON * SEC, paths=paths
     )
     assert len(table) == len(paths) * len(cut)
-    for _, w, model in table.rows():
+    columns = kpi_columns(table)
+    for row, (_, w, model) in enumerate(table.rows()):
         assert model.all_time == w.duration
         check_partition(model)
         check_kpis(model)
+        # The vectorised KPIs are the same formulas as the scalar ones.
+        for name, value in kpis(model).as_dict().items():
+            column = float(columns[name][row])
+            assert (value is None) == math.isnan(column)
+            if value is not None:
+                assert column == pytest.approx(value)
     assert int(table.breakdown.duration.sum()) <= int(table.times[:, 0].sum())
 
 

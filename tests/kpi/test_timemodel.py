@@ -368,3 +368,36 @@ def test_windows_from_the_calendar() -> None:
     assert (early.apt, early.pdot) == (450 * MIN, 30 * MIN)
     gaps = [m for label, m in by_label.items() if "no shift" in label]
     assert all(m.not_scheduled == m.all_time for m in gaps)
+
+
+@pytest.mark.parametrize(
+    ("tz", "night_of", "hours"),
+    [
+        ("Europe/Berlin", "2026-03-28", 7),
+        ("Europe/Berlin", "2026-10-24", 9),
+        ("America/Chicago", "2026-03-07", 7),
+        ("America/Chicago", "2026-10-31", 9),
+    ],
+)
+def test_a_dst_night_shift_has_its_real_length_in_the_time_model(
+    tz: str, night_of: str, hours: int
+) -> None:
+    every_day = frozenset(range(7))
+    calendar = PlantCalendar(
+        tz,
+        (
+            Shift("day", time(6), time(22), every_day),
+            Shift("night", time(22), time(6), every_day, (Break(time(2), time(2, 30)),)),
+        ),
+        day_start=time(6),
+    )
+    day = calendar.day(datetime.fromisoformat(night_of).date())
+    windows = calendar.windows(Granularity.SHIFT, day.start, day.end)
+    log = Log(start=day.start).state(-1, "executing")
+    table = time_models(log.events, windows, calendar=calendar, until=day.end)
+    night = {w.shift: m for _, w, m in table.rows()}["night"]
+    assert night.all_time == timedelta(hours=hours)
+    # The machine runs through the break: production outranks the plan, and it is reported.
+    assert night.apt == timedelta(hours=hours)
+    assert night.outside_plan == 30 * MIN
+    assert table.total().all_time == day.duration
