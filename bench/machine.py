@@ -43,6 +43,9 @@ class Machine:
     cpu: str
     memory_gib: float
     kernel: str
+    load_start: float
+    """1-minute load average when the run began: other work on the machine skews figures."""
+    load_end: float | None = None
     versions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -54,6 +57,7 @@ class Machine:
             cpu=_cpu_model(),
             memory_gib=_memory_gib(),
             kernel=platform.release(),
+            load_start=os.getloadavg()[0],
             versions={
                 "werk": werk.__version__,
                 "Python": platform.python_version(),
@@ -62,6 +66,10 @@ class Machine:
             },
         )
 
+    def finish(self) -> None:
+        """Note the load average as the run ends."""
+        self.load_end = os.getloadavg()[0]
+
     def lines(self) -> list[str]:
         """The description as ``name: value`` lines."""
         return [
@@ -69,5 +77,8 @@ class Machine:
             f"CPU: {self.cpu}, {self.cores} cores",
             f"memory: {self.memory_gib:.1f} GiB",
             f"kernel: Linux {self.kernel}",
+            f"load average (1 min) at start: {self.load_start:.1f}"
+            + ("" if self.load_end is None else f", at end: {self.load_end:.1f}")
+            + f" (on {self.cores} cores; above 0 means other work shared the machine)",
             "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
         ]

@@ -228,7 +228,8 @@ def workload_lines(results: Results) -> list[str]:
         f"history: {s.history_machines} machines × {s.history_signals} signals, "
         f"{s.history_days} days at {int(s.history_interval.total_seconds())} s "
         f"({results.history_samples:,} samples)",
-        f"queries: median of {s.query_runs} runs after one warm-up",
+        f"queries: median of {s.query_runs} runs after one warm-up (3 when a query has "
+        "taken over 5 s in all)",
     ]
 
 

@@ -64,12 +64,19 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        try:
+            self._wait_healthy(self._process, timeout)
+        except BaseException:
+            self.stop()  # never leave a server behind, whatever went wrong while waiting
+            raise
+
+    def _wait_healthy(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with httpx.Client(base_url=self.url, timeout=5.0) as client:
             while time.monotonic() < deadline:
-                if self._process.poll() is not None:
+                if process.poll() is not None:
                     raise RuntimeError(
-                        f"werk serve exited with {self._process.returncode}; see {self.log}:\n"
+                        f"werk serve exited with {process.returncode}; see {self.log}:\n"
                         + self.log.read_text(errors="replace")[-2000:]
                     )
                 try:
@@ -78,7 +85,6 @@ class Server:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.1)
-        self.stop()
         raise RuntimeError(f"werk serve did not answer within {timeout:.0f} s; see {self.log}")
 
     def stop(self, grace: float = 20.0) -> None:

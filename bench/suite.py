@@ -308,6 +308,7 @@ def run(options: Options) -> Results:
             runner.werk(report.WERK_POSTGRES, url, report.Q_POSTGRES_STORE, report.Q_POSTGRES_HTTP)
         runner.influx()
     shutil.rmtree(work, ignore_errors=True)
+    runner.machine.finish()
     runner.results.seconds = time.perf_counter() - started
     return runner.results
 
