@@ -152,6 +152,10 @@ class _Station:
     def _wear_limit(self) -> int:
         return self.seg_exec + max(1, round((self.wear_threshold - self.wear0) / self.wear_rate))
 
+    def exec_at(self, now: int) -> int:
+        """Return the accumulated executing time at ``now``, counting a cycle in progress."""
+        return self.exec + (now - self.since if self.act == _RUN and self.since >= 0 else 0)
+
     def wear(self) -> float:
         return self.wear0 + self.wear_rate * (self.exec - self.seg_exec)
 
@@ -378,8 +382,7 @@ class LineSim:
         if code == s.disp_code and reason == s.disp_reason:
             return
         s.disp_code, s.disp_reason = code, reason
-        exec_now = s.exec + (self.now - s.since if s.act == _RUN and s.since >= 0 else 0)
-        s.journal.state(self.now, code, reason, exec_now, s.product)
+        s.journal.state(self.now, code, reason, s.exec_at(self.now), s.product)
         # A waiting neighbour shows the root cause, which may just have changed.
         i = s.index
         if i + 1 < len(self.stations) and self.stations[i + 1].act == _WAIT_IN:
