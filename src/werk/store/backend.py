@@ -45,6 +45,15 @@ from werk.store.resample import twa
 from werk.store.retention import NO_CUTOFF, check_rule, cutoffs, ordered
 from werk.store.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, Dialect
 from werk.store.series import SeriesIndex, normalise_prefix
+from werk.store.tables import (
+    BUCKET_SCHEMA,
+    RAW_SCHEMA,
+    SERIES_SCHEMA,
+    SampleColumns,
+    column_of,
+    event_table,
+    sample_columns,
+)
 
 C = TypeVar("C")
 """A backend's handle for one unit of work (a DuckDB cursor, a psycopg connection)."""
@@ -53,56 +62,9 @@ Int64Array = npt.NDArray[np.int64]
 
 ROLES: Final = ("admin", "edge", "engineer", "viewer")
 
-SERIES_SCHEMA: Final = pa.schema(
-    [
-        pa.field("id", pa.int64(), nullable=False),
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("signal", pa.string(), nullable=False),
-        pa.field("unit", pa.string()),
-        pa.field("value_type", pa.string()),
-    ]
-)
-RAW_SCHEMA: Final = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("signal", pa.string(), nullable=False),
-        pa.field("ts", UTC_NS, nullable=False),
-        pa.field("value", pa.float64(), nullable=False),
-        pa.field("quality", pa.uint8(), nullable=False),
-    ]
-)
-"""Raw range reads and ``latest()``."""
-BUCKET_SCHEMA: Final = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("signal", pa.string(), nullable=False),
-        pa.field("ts", UTC_NS, nullable=False),
-        pa.field("value", pa.float64(), nullable=False),
-        pa.field("count", pa.int64(), nullable=False),
-    ]
-)
-"""Bucketed range reads: ``ts`` is the bucket start."""
-
 # Carried-value lookback windows for twa, newest first: most series have a sample within a day
 # of any instant; the last window is unbounded.
 _LOOKBACK: Final = (timedelta(days=1), timedelta(days=7), timedelta(days=35), timedelta(days=400))
-
-
-@dataclass(frozen=True, slots=True)
-class SampleColumns:
-    """A sample batch as plain columns: what the backends write."""
-
-    paths: pa.Array
-    signals: pa.Array
-    ts: Int64Array
-    value: npt.NDArray[np.float64]
-    quality: npt.NDArray[np.uint8]
-    status: npt.NDArray[np.uint32] | None
-    """None when the batch has no status at all."""
-    status_null: npt.NDArray[np.bool_] | None
-
-    def __len__(self) -> int:
-        return len(self.ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,58 +78,6 @@ class Selection:
     def ranks(self) -> Int64Array:
         """Rank of each selected series (0, 1, 2, ... in path, signal order)."""
         return np.arange(len(self.ids), dtype=np.int64)
-
-
-def _column(table: pa.Table, name: str, kind: pa.DataType) -> pa.Array:
-    if name not in table.column_names:
-        raise InvalidInput(f"batch has no column {name!r}", key="store.missing_column", column=name)
-    column = table.column(name)
-    try:
-        column = column.cast(kind) if column.type != kind else column
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise InvalidInput(
-            f"column {name!r} of type {table.column(name).type} cannot be read as {kind}",
-            key="store.invalid_column",
-            column=name,
-        ) from exc
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-
-
-def sample_columns(table: pa.Table | pa.RecordBatch) -> SampleColumns:
-    """Normalise a sample batch (:data:`werk.samples.SAMPLE_SCHEMA`, optional status)."""
-    if isinstance(table, pa.RecordBatch):
-        table = pa.Table.from_batches([table])
-    ts = _column(table, "ts", UTC_NS).cast(pa.int64())
-    status = status_null = None
-    if "status" in table.column_names:
-        column = _column(table, "status", pa.uint32())
-        if column.null_count < len(column):
-            status_null = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            status = np.asarray(column.fill_null(0).to_numpy(), dtype=np.uint32)
-    return SampleColumns(
-        paths=_column(table, "path", pa.string()),
-        signals=_column(table, "signal", pa.string()),
-        ts=np.asarray(ts.to_numpy(), dtype=np.int64),
-        value=np.asarray(_column(table, "value", pa.float64()).to_numpy(), dtype=np.float64),
-        quality=np.asarray(_column(table, "quality", pa.uint8()).to_numpy(), dtype=np.uint8),
-        status=status,
-        status_null=status_null if status_null is not None and status_null.any() else None,
-    )
-
-
-def event_table(table: pa.Table | pa.RecordBatch) -> pa.Table:
-    """Normalise an event batch to :data:`werk.samples.EVENT_SCHEMA` with ts as int64 ns."""
-    if isinstance(table, pa.RecordBatch):
-        table = pa.Table.from_batches([table])
-    columns = []
-    for field in EVENT_SCHEMA:
-        if field.name in table.column_names:
-            columns.append(_column(table, field.name, field.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, field.type))
-    columns[1] = columns[1].cast(pa.int64())
-    names = [f.name for f in EVENT_SCHEMA]
-    return pa.Table.from_arrays(columns, names=names)
 
 
 def _ns(ts: datetime, field: str) -> int:
@@ -451,12 +361,12 @@ class SqlStore(ABC, Generic[C]):
         """Register or update series metadata (path, signal, unit, value_type); return new."""
         table = pa.table(
             {
-                "path": _column(rows, "path", pa.string()),
-                "signal": _column(rows, "signal", pa.string()),
-                "unit": _column(rows, "unit", pa.string())
+                "path": column_of(rows, "path", pa.string()),
+                "signal": column_of(rows, "signal", pa.string()),
+                "unit": column_of(rows, "unit", pa.string())
                 if "unit" in rows.column_names
                 else pa.nulls(rows.num_rows, pa.string()),
-                "value_type": _column(rows, "value_type", pa.string())
+                "value_type": column_of(rows, "value_type", pa.string())
                 if "value_type" in rows.column_names
                 else pa.nulls(rows.num_rows, pa.string()),
             }

@@ -31,10 +31,11 @@ import pyarrow as pa
 
 from werk.errors import ConfigError, StoreError, StoreUnavailable, WerkError
 from werk.store import sql
-from werk.store.backend import Int64Array, SampleColumns, Selection, SqlStore
+from werk.store.backend import Int64Array, Selection, SqlStore
 from werk.store.latest import BlockCache
 from werk.store.schema import Dialect
 from werk.store.series import SeriesIndex
+from werk.store.tables import SampleColumns
 
 SCHEME: Final = "duckdb://"
 

@@ -35,10 +35,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from werk.errors import StoreError, StoreUnavailable, WerkError
 from werk.store import pgcopy, sql
-from werk.store.backend import Int64Array, SampleColumns, Selection, SqlStore
+from werk.store.backend import Int64Array, Selection, SqlStore
 from werk.store.base import WriteResult
 from werk.store.buckets import MONDAY_EPOCH_DAY, NS
 from werk.store.schema import Dialect
+from werk.store.tables import SampleColumns
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

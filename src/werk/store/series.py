@@ -57,17 +57,20 @@ class _HashTable:
         self.values = np.full(capacity, _EMPTY, dtype=np.int64)
 
     def lookup(self, keys: npt.NDArray[np.uint64]) -> Int64Array:
-        out = np.full(len(keys), _EMPTY, dtype=np.int64)
         slot = (keys & np.uint64(self.mask)).astype(np.int64)
-        pending = np.arange(len(keys))
+        # First probe for every key at once: at a load factor of 1/4 nearly all end here.
+        values = self.values[slot]
+        hit = self.keys[slot] == keys
+        out = np.where(hit, values, _EMPTY)
+        pending = np.flatnonzero(~hit & (values != _EMPTY))
+        slot = slot[pending]
         while len(pending):
-            at = slot[pending]
-            values = self.values[at]
-            hit = (values != _EMPTY) & (self.keys[at] == keys[pending])
+            slot = (slot + 1) & self.mask
+            values = self.values[slot]
+            hit = (values != _EMPTY) & (self.keys[slot] == keys[pending])
             out[pending[hit]] = values[hit]
             go_on = ~hit & (values != _EMPTY)
-            pending = pending[go_on]
-            slot[pending] = (slot[pending] + 1) & self.mask
+            pending, slot = pending[go_on], slot[go_on]
         return out
 
     def insert(self, keys: npt.NDArray[np.uint64], values: Int64Array) -> None:
