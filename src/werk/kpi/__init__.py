@@ -2,7 +2,8 @@
 
 The pure core (no I/O): :mod:`~werk.kpi.calendar` cuts shift/day/week/month windows in plant time,
 :mod:`~werk.kpi.mapping` says which time element each state code is, :mod:`~werk.kpi.timemodel`
-turns events into time models (:mod:`~werk.kpi.model`, :mod:`~werk.kpi.table`),
+turns events into time models (:mod:`~werk.kpi.model`, :mod:`~werk.kpi.table`; its array parts in
+:mod:`~werk.kpi.columns` and :mod:`~werk.kpi.layers`),
 :mod:`~werk.kpi.oee` computes the KPIs, :mod:`~werk.kpi.rollup` sums up the asset tree and the
 calendar and builds loss trees, Paretos and benchmarks, :mod:`~werk.kpi.recompute` finds the windows
 a late event touches, and :mod:`~werk.kpi.counter` turns PLC counter readings into deltas.
