@@ -128,3 +128,20 @@ def test_same_seed_same_truth_other_seed_other_truth(
     reseeded = load_fleet(Path(fleet.source), seed=fleet.seed + 1)
     write_history(reseeded, START, DAYS, tmp_path / "other", samples=False)
     assert not _read(out, "truth/states").equals(_read(tmp_path / "other", "truth/states"))
+
+
+def test_every_counted_order_is_in_the_truth_and_the_start_announces_jobs(
+    run: tuple[Path, Fleet],
+) -> None:
+    out, fleet = run
+    events = _read(out, "events").to_pylist()
+    orders = {o["order"]: o for o in _read(out, "truth/orders").to_pylist()}
+    counted = {(e["code"], e["product"]) for e in events if e["kind"] == "count"}
+    assert counted
+    for order, product in counted:
+        assert orders[order]["product"] == product
+    at_start = {(e["path"], e["kind"]) for e in events if e["ts"] == SPAN_START}
+    for machine in fleet.machines:
+        assert (machine.path, "state") in at_start
+        assert (machine.path, "product") in at_start
+        assert (machine.path, "order") in at_start

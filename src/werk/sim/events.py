@@ -156,10 +156,17 @@ class EventColumns:
             scrap_reason: Reason on counts with scrap found at the machine.
             late_reason: Reason on late scrap found at end-of-line inspection.
             batches: The window's count batches (:func:`count_batches`).
-            ongoing: Emit the state going on at the window's start (the first window of a run).
+            ongoing: Emit the state, product and order going on at the window's start (the first
+                window of a run), so a reader starts with the whole picture.
         """
         tl = window.timeline
         a = window.start_ms
+        job_product, job_order = window.job
+        if ongoing and job_product >= 0:
+            pid = products[job_product]
+            self._add(path, a, EventKind.PRODUCT, pid, product=pid)
+            if job_order >= 0:
+                self._add(path, a, EventKind.ORDER, order_id(job_order), product=pid)
         for start, code, reason in zip(tl.start.tolist(), tl.code.tolist(), tl.reason, strict=True):
             if start >= a or ongoing:
                 self._add(path, max(start, a), EventKind.STATE, _STATES[code].value, reason)

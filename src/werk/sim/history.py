@@ -319,7 +319,7 @@ def write_history(
                         )
                 if recorder is not None and truth_files is not None:
                     for line in sim.lines:
-                        recorder.add_orders(line, a, b)
+                        recorder.add_orders(line, b)
                     truth_files.add(recorder.flush())
                 if sample_file is not None:
                     sample_file.close()

@@ -108,6 +108,8 @@ class MachineWindow:
     events: list[JournalEvent]
     failures: list[Failure]
     restarts: list[int]
+    job: tuple[int, int]
+    """Product and order number the machine works on at the window's start (-1: none)."""
 
 
 class MachineJournal:
@@ -298,20 +300,26 @@ class MachineJournal:
             events=[e for e in self.events if start_ms <= e.ms < end_ms],
             failures=[f for f in self.failures if start_ms <= f.start_ms < end_ms],
             restarts=[r for r in self.restarts if start_ms <= r < end_ms],
+            job=self.job_at(start_ms),
         )
+
+    def job_at(self, ms: int) -> tuple[int, int]:
+        """Return the product and order number in force at ``ms`` (-1 for none)."""
+        j = bisect_right(self.job_ms, ms) - 1
+        return (self.job_product[j], self.job_order[j]) if j >= 0 else (-1, -1)
 
     def at(self, ms: int) -> tuple[int, str | None, int, int, int, int]:
         """Return the state code, reason, good and scrap counters, product and order at ``ms``."""
         i = bisect_right(self.st_start, ms) - 1
         c = bisect_right(self.ctr_ms, ms) - 1
-        j = bisect_right(self.job_ms, ms) - 1
+        product, order = self.job_at(ms)
         return (
             self.st_code[i],
             self.st_reason[i],
             self.ctr_good[c],
             self.ctr_scrap[c],
-            self.job_product[j] if j >= 0 else -1,
-            self.job_order[j] if j >= 0 else -1,
+            product,
+            order,
         )
 
     def prune(self, before_ms: int) -> None:

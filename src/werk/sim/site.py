@@ -71,11 +71,18 @@ class SiteSim:
             line.advance(until_ms)
 
     def prune(self, before_ms: int) -> None:
-        """Forget journal entries and released orders that ended before ``before_ms``."""
+        """Forget journal entries and orders that ended before ``before_ms``.
+
+        Orders released earlier stay while a machine still works on them.
+        """
         for unit in self.units:
             unit.journal.prune(before_ms)
         for line in self.lines:
-            line.orders.records = [r for r in line.orders.records if r.released_ms >= before_ms]
+            orders = [j.job_at(before_ms)[1] for j in line.journals]
+            oldest = min((o for o in orders if o >= 0), default=line.orders.number + 1)
+            line.orders.records = [
+                r for r in line.orders.records if r.released_ms >= before_ms or r.number >= oldest
+            ]
 
     def climate(self, start_ms: int, n: int) -> Climate:
         """Return the hall climate for ``n`` samples from ``start_ms``."""

@@ -13,7 +13,8 @@ scrap         path, ts (of the count event), produced, found, order, product, qu
               reason, detected (``station`` at the machine | ``eol`` inspection, later)
 failures      path, start, end, reason, cause (``wear`` | ``random``), plc_restart — every
               breakdown starting in the span, in wall time (a break may hide part of it)
-orders        line, order, product, quantity, released
+orders        line, order, product, quantity, released — every order worked on in the span
+              (one released before it, if still in progress at its start)
 conditions    path, ts, wear, wear_per_h, drift, drift_per_h — wear and process drift from
               ``ts`` on, per hour of *executing* time (drift is capped at ±1.6)
 calendar      site_path, tz, kind (shift | break | maintenance | holiday), name, shift,
@@ -96,6 +97,7 @@ class TruthRecorder:
         }
         # Per machine: the open interval's start, the span's start, its state and reason.
         self._open: dict[str, tuple[int, int, str, str | None]] = {}
+        self._orders: set[tuple[str, int]] = set()
 
     def _row(self, table: str, *values: object) -> None:
         for column, value in zip(self.rows[table].values(), values, strict=True):
@@ -168,10 +170,16 @@ class TruthRecorder:
                 self._row("conditions", path, ms, wear0, wear_rate * _H_MS, drift0,
                           drift_rate * _H_MS)  # fmt: skip
 
-    def add_orders(self, line: LineSim, start_ms: int, end_ms: int) -> None:
-        """Add the orders ``line`` released in ``[start_ms, end_ms)``."""
+    def add_orders(self, line: LineSim, end_ms: int) -> None:
+        """Add the orders ``line`` released before ``end_ms`` not added yet.
+
+        The first call also adds the orders released before the span that machines were still
+        working on at its start.
+        """
         for record in line.orders.records:
-            if start_ms <= record.released_ms < end_ms:
+            key = (line.line.path, record.number)
+            if record.released_ms < end_ms and key not in self._orders:
+                self._orders.add(key)
                 self._row("orders", line.line.path, record.id, line.products[record.product],
                           record.quantity, record.released_ms)  # fmt: skip
 
