@@ -16,6 +16,7 @@ without a copy.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -164,10 +165,13 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
             writer.execute("BEGIN TRANSACTION")
             try:
                 yield writer
+                writer.execute("COMMIT")
             except BaseException:
-                writer.execute("ROLLBACK")
+                # Leave the writer usable for the next write whatever failed, the commit included;
+                # the original error is the one worth reporting.
+                with contextlib.suppress(duckdb.Error):
+                    writer.execute("ROLLBACK")
                 raise
-            writer.execute("COMMIT")
 
     def _execute(
         self, c: duckdb.DuckDBPyConnection, query: str, params: Sequence[object] = ()
