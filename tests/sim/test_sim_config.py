@@ -195,3 +195,17 @@ def test_counts_expand_lines_and_machines(fleet_file: FleetFile, small_fleet_tex
         "tightening-station-01",
     ]
     assert lines[0].machines[0].ideal_cycles["part-a"] <= timedelta(seconds=40)
+
+
+def test_ideal_cycles_per_machine_type(fleet_file: FleetFile, small_fleet_text: str) -> None:
+    text = small_fleet_text.replace(
+        "{id: part-a, share: 0.6, cycle_time: 40}",
+        "{id: part-a, share: 0.6, cycle_time: 40, cycle_times: {welding_robot: 33.5}}",
+    )
+    fleet = load_fleet(fleet_file(text))
+    robot = next(m for m in fleet.machines if m.type is MachineType.WELDING_ROBOT)
+    assert robot.ideal_cycles["part-a"] == timedelta(seconds=33.5)
+    bad = text.replace("cycle_times: {welding_robot", "cycle_times: {laser")
+    error = _refused(fleet_file, bad)
+    assert error.fields["field"] == "sites[0].areas[0].lines[0].products[0].cycle_times.laser"
+    assert error.fields["line"] == _line_of(bad, "cycle_times: {laser")

@@ -93,20 +93,34 @@ class AmbientConfig(_Model):
 
 
 class ProductConfig(_Model):
-    """A product a line makes, its share of orders and its ideal cycle at the line's bottleneck."""
+    """A product a line makes: its share of orders and its ideal cycle times.
+
+    ``cycle_time`` is the ideal cycle at the line's bottleneck; other stations get it times
+    their balance. ``cycle_times`` sets the ideal cycle for a machine type outright.
+    """
 
     id: str
     share: Annotated[float, Field(gt=0)] = 1.0
     cycle_time: timedelta
+    cycle_times: dict[str, timedelta] = Field(default_factory=dict)
 
     _check_id = field_validator("id")(_slug)
 
     @field_validator("cycle_time")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(seconds=1) or value > timedelta(hours=4):
-            raise ValueError("must lie between 1 second and 4 hours")
-        return value
+        return _cycle(value)
+
+    @field_validator("cycle_times")
+    @classmethod
+    def _positive_each(cls, value: dict[str, timedelta]) -> dict[str, timedelta]:
+        return {k: _cycle(v) for k, v in value.items()}
+
+
+def _cycle(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1) or value > timedelta(hours=4):
+        raise ValueError("must lie between 1 second and 4 hours")
+    return value
 
 
 class MachineConfig(_Model):
@@ -461,6 +475,13 @@ def _check_line(line: LineConfig, loc: Loc, lines: LineMap) -> None:
     for pi, product in enumerate(line.products):
         if ids.index(product.id) != pi:
             raise lines.error(f"product {product.id!r} listed twice", (*loc, "products", pi, "id"))
+        for mtype in product.cycle_times:
+            if mtype not in set(MachineType):
+                raise lines.error(
+                    f"unknown machine type {mtype!r} in cycle_times; known: "
+                    f"{', '.join(MachineType)}",
+                    (*loc, "products", pi, "cycle_times", mtype),
+                )
     for mi, machine in enumerate(line.machines):
         if machine.type not in set(MachineType):
             raise lines.error(

@@ -53,6 +53,8 @@ class Product:
     id: str
     share: float
     cycle_time: timedelta
+    cycle_times: Mapping[str, timedelta] = field(default_factory=dict)
+    """Ideal cycle per machine type, where the fleet file sets one outright."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +276,9 @@ def _build_site(enterprise: str, cfg: SiteConfig, fleet_seed: int) -> Site:
 
 
 def _build_line(site: SiteConfig, cfg: LineConfig, path: str, name: str, fleet_seed: int) -> Line:
-    products = tuple(Product(p.id, p.share, p.cycle_time) for p in cfg.products)
+    products = tuple(
+        Product(p.id, p.share, p.cycle_time, dict(p.cycle_times)) for p in cfg.products
+    )
     entries = line_machines(cfg)
     line_seed = stable_seed(fleet_seed, path)
     # One station is the bottleneck (balance 1.0); the others are a little faster, as after line
@@ -319,7 +323,8 @@ def _build_machine(
     if balance is None:
         balance = 1.0 if is_bottleneck else round(rng.uniform(0.7, 0.95), 3)
     ideal = {
-        p.id: timedelta(milliseconds=round(p.cycle_time / timedelta(milliseconds=1) * balance))
+        p.id: p.cycle_times.get(mtype.value)
+        or timedelta(milliseconds=round(p.cycle_time / timedelta(milliseconds=1) * balance))
         for p in products
     }
     bias = []
