@@ -20,6 +20,7 @@ Reads of many numbers (raw samples, buckets) come back as one bytea packed on th
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,8 @@ from werk.store.schema import Dialect
 from werk.store.tables import SampleColumns
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+
+log = logging.getLogger(__name__)
 
 WEEK_NS: Final = 7 * 86_400 * NS
 MONDAY_NS: Final = MONDAY_EPOCH_DAY * 86_400 * NS
@@ -98,6 +101,7 @@ class PostgresStore(SqlStore[Connection]):
             f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
         )
         self._timeout = timeout
+        self._down = False
         self._partitions: set[int] = set()
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             url,
@@ -122,16 +126,14 @@ class PostgresStore(SqlStore[Connection]):
             yield
         except WerkError:
             raise
-        except PoolTimeout as exc:
+        except psycopg.OperationalError as exc:  # PoolTimeout is one too
+            if isinstance(exc, PoolTimeout):
+                why = f"no connection within {self._timeout:g} s"
+            else:
+                why = str(exc).strip() or type(exc).__name__
+            self._went_down(why)
             raise StoreUnavailable(
-                f"PostgreSQL at {self._where} cannot be reached (no connection within "
-                f"{self._timeout:g} s): {exc}",
-                key="store.unavailable",
-                source_id=self._where,
-            ) from exc
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(
-                f"PostgreSQL at {self._where} is unavailable: {exc}".strip(),
+                f"PostgreSQL at {self._where} is unavailable: {why}",
                 key="store.unavailable",
                 source_id=self._where,
             ) from exc
@@ -141,6 +143,16 @@ class PostgresStore(SqlStore[Connection]):
                 key="store.postgres",
                 source_id=self._where,
             ) from exc
+        else:
+            if self._down:
+                self._down = False
+                log.info("PostgreSQL at %s is reachable again", self._where)
+
+    def _went_down(self, why: str) -> None:
+        # Log the loss once, not on every call that finds the server still gone.
+        if not self._down:
+            self._down = True
+            log.warning("PostgreSQL at %s is unavailable: %s", self._where, why)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
