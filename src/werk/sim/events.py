@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +135,17 @@ class EventColumns:
         self.active.append(active)
         self.emit.append(ts if emit is None else emit)
 
+    def _extend(self, n: int, *, emit: list[int] | None = None, **columns: object) -> None:
+        """Add ``n`` events: a list column holds a value per event, anything else one for all."""
+        if n == 0:
+            return
+        for name in ("path", "ts", "kind", "code", "reason", "product", "good", "scrap", "rework",
+                     "active"):  # fmt: skip
+            value = columns.get(name)
+            target: list[Any] = getattr(self, name)
+            target.extend(value if isinstance(value, list) else [value] * n)
+        self.emit.extend(emit if emit is not None else self.ts[-n:])
+
     def add_window(
         self,
         window: MachineWindow,
@@ -167,32 +179,31 @@ class EventColumns:
             self._add(path, a, EventKind.PRODUCT, pid, product=pid)
             if job_order >= 0:
                 self._add(path, a, EventKind.ORDER, order_id(job_order), product=pid)
-        for start, code, reason in zip(tl.start.tolist(), tl.code.tolist(), tl.reason, strict=True):
-            if start >= a or ongoing:
-                self._add(path, max(start, a), EventKind.STATE, _STATES[code].value, reason)
-            ongoing = False
-        order_ids = {int(o): order_id(int(o)) for o in np.unique(batches.order)}
-        for ts, emit, order, product, good, scrap in zip(
-            batches.ts.tolist(),
-            batches.emit.tolist(),
-            batches.order.tolist(),
-            batches.product.tolist(),
-            batches.good.tolist(),
-            batches.scrap.tolist(),
-            strict=True,
-        ):
-            self._add(
-                path,
-                ts,
-                EventKind.COUNT,
-                order_ids[order],
-                scrap_reason if scrap else None,
-                products[product],
-                good,
-                scrap,
-                0,
-                emit=emit,
-            )
+        starts: list[int] = tl.start.tolist()
+        first = 0 if ongoing or starts[0] >= a else 1
+        n = len(starts) - first
+        self._extend(
+            n,
+            path=path,
+            ts=[max(x, a) for x in starts[first:]],
+            kind=EventKind.STATE.value,
+            code=[_STATES[c].value for c in tl.code[first:].tolist()],
+            reason=tl.reason[first:],
+        )
+        order_ids = {o: order_id(o) for o in set(batches.order.tolist())}
+        self._extend(
+            len(batches.ts),
+            path=path,
+            ts=batches.ts.tolist(),
+            kind=EventKind.COUNT.value,
+            code=[order_ids[o] for o in batches.order.tolist()],
+            reason=[scrap_reason if x else None for x in batches.scrap.tolist()],
+            product=[products[p] for p in batches.product.tolist()],
+            good=batches.good.tolist(),
+            scrap=batches.scrap.tolist(),
+            rework=0,
+            emit=batches.emit.tolist(),
+        )
         parts = window.parts
         for i in np.flatnonzero(parts.found_ms).tolist():
             batch = int(batches.of_part[i])

@@ -27,6 +27,7 @@ ideal_cycles  path, product, ideal_cycle_s — ISO 22400 PRI per machine and pro
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -103,6 +104,11 @@ class TruthRecorder:
         for column, value in zip(self.rows[table].values(), values, strict=True):
             column.append(value)
 
+    def _extend(self, table: str, **columns: list[Any]) -> None:
+        rows = self.rows[table]
+        for name, values in columns.items():
+            rows[name].extend(values)
+
     def add_window(
         self,
         window: MachineWindow,
@@ -115,31 +121,46 @@ class TruthRecorder:
         path = machine.path
         a = window.start_ms
         tl = window.timeline
-        for start, code, reason in zip(tl.start.tolist(), tl.code.tolist(), tl.reason, strict=True):
-            previous = self._open.get(path)
-            if previous is not None and previous[0] == start:
-                continue  # the interval still going on from the previous window
-            if previous is not None:
-                self._row("states", path, max(previous[0], previous[1]), start, previous[2],
-                          previous[3])  # fmt: skip
+        starts: list[int] = tl.start.tolist()
+        states = [_STATES[c].value for c in tl.code.tolist()]
+        reasons = tl.reason
+        previous = self._open.get(path)
+        first = 0
+        if previous is not None and previous[0] == starts[0]:
+            first = 1  # the interval still going on from the previous window
+        if previous is not None and first < len(starts):
+            self._row("states", path, max(previous[0], previous[1]), starts[first], previous[2],
+                      previous[3])  # fmt: skip
+        if first < len(starts):
             # The first window's first interval began before the span: it is cut at the start.
             span_start = a if previous is None else previous[1]
-            self._open[path] = (start, span_start, _STATES[code].value, reason)
+            closed = slice(first, len(starts) - 1)
+            self._extend(
+                "states",
+                path=[path] * (len(starts) - 1 - first),
+                start=[max(s, span_start) for s in starts[closed]],
+                end=starts[first + 1 :],
+                state=states[closed],
+                reason=reasons[closed],
+            )
+            self._open[path] = (starts[-1], span_start, states[-1], reasons[-1])
         products = line.products
         model = machine.model
-        for ts, order, product, good, scrap in zip(
-            batches.ts.tolist(),
-            batches.order.tolist(),
-            batches.product.tolist(),
-            batches.good.tolist(),
-            batches.scrap.tolist(),
-            strict=True,
-        ):
-            oid = line.order_id(order)
-            self._row("counts", path, ts, oid, products[product], good, scrap)
-            if scrap:
-                self._row("scrap", path, ts, ts, ts, oid, products[product], scrap,
-                          model.scrap_reason, "station")  # fmt: skip
+        order_ids = {o: line.order_id(o) for o in set(batches.order.tolist())}
+        self._extend(
+            "counts",
+            path=[path] * len(batches.ts),
+            ts=batches.ts.tolist(),
+            order=[order_ids[o] for o in batches.order.tolist()],
+            product=[products[p] for p in batches.product.tolist()],
+            good=batches.good.tolist(),
+            scrap=batches.scrap.tolist(),
+        )
+        for i in np.flatnonzero(batches.scrap).tolist():
+            ts = int(batches.ts[i])
+            self._row("scrap", path, ts, ts, ts, order_ids[int(batches.order[i])],
+                      products[int(batches.product[i])], int(batches.scrap[i]),
+                      model.scrap_reason, "station")  # fmt: skip
         parts = window.parts
         for i in np.flatnonzero(parts.found_ms).tolist():
             batch = int(batches.of_part[i])
