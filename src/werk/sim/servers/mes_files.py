@@ -19,9 +19,9 @@ machine's ISA-95 asset path; empty CSV cells mean "none".
     machine,produced_at,product,good,scrap,rework
 
 ``scrap_*.csv`` — scrap found at end-of-line inspection, possibly hours after production
-(count events that report scrap only: ``good`` empty or 0). ``produced_at`` is when the parts
-were made, ``reported_at`` when the MES learned about it; a negative ``scrap`` corrects an
-earlier report::
+(count events with ``good = -n, scrap = +n``: parts counted good that inspection found scrap, or
+scrap only). ``produced_at`` is when the parts were made, ``reported_at`` when the MES learned
+about it; a negative ``scrap`` corrects an earlier report::
 
     machine,produced_at,reported_at,product,scrap,reason
 
@@ -77,8 +77,14 @@ class _OpenState:
 
 
 def is_scrap_report(event: Event) -> bool:
-    """Tell whether a count event reports (late) scrap rather than production."""
-    return event.kind is EventKind.COUNT and event.scrap is not None and not event.good
+    """Tell whether a count event reports (late) scrap rather than production.
+
+    The simulator reports scrap found at inspection as ``good = -n, scrap = +n``: parts counted
+    good earlier turn out scrap, so the produced quantity stays the same.
+    """
+    if event.kind is not EventKind.COUNT or not event.scrap:
+        return False
+    return not event.good or event.good == -event.scrap
 
 
 class MesFileSilo:
