@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,14 @@ import pytest
 from werk.samples import EVENT_SCHEMA, SAMPLE_SCHEMA, STATUS_FIELD, UTC_NS, to_ns
 from werk.store import Store, open_store
 
-BACKENDS = ["duckdb", "postgres"]
+BACKENDS = ["duckdb", pytest.param("postgres", marks=[pytest.mark.postgres])]
+
+PG_RESTART_LOCK = Path(tempfile.gettempdir()) / "werk-pg-restart.lock"
+"""Tests using PostgreSQL hold this file locked shared; the restart test holds it exclusively.
+
+``xdist_group`` alone does not keep the restart away from the other worker's PostgreSQL tests
+(and with this pytest it does not group at all), so the outage is fenced with a file lock.
+"""
 
 Row = tuple[str, str, int, float, int]
 """(path, signal, ts in ns, value, quality)."""
@@ -57,6 +66,24 @@ def event_table(rows: Sequence[dict[str, object]]) -> pa.Table:
         for f in EVENT_SCHEMA
     ]
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+@pytest.fixture
+def pg_gate(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Hold the restart lock, shared, or exclusive for a module that sets ``PG_EXCLUSIVE``."""
+    exclusive = bool(getattr(request.module, "PG_EXCLUSIVE", False))
+    with PG_RESTART_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def pg_url(pg_gate: None, pg_url: str) -> str:
+    """The root ``pg_url``, its database created and dropped while the restart lock is held."""
+    return pg_url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,7 +1,9 @@
 """PostgreSQL stopped during ingest: StoreUnavailable while down, no partial batch, recovery.
 
-This restarts the shared local PostgreSQL, so it runs in the ``pg_restart`` xdist group and keeps
-the outage to a second or two. Whatever happens, the server is started again.
+This stops the shared local PostgreSQL for a second or two. It runs in the ``pg_restart`` xdist
+group and holds the store tests' PostgreSQL lock exclusively (see ``tests/store/conftest.py``), so
+no other store test is using the server meanwhile. Whatever happens, the server is started again
+before the test's database is dropped and the lock released.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from werk.errors import StoreUnavailable
 from werk.store.postgres import PostgresStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("pg_restart")]
+PG_EXCLUSIVE = True
+"""Hold the restart lock exclusively: no other store test uses PostgreSQL meanwhile."""
 
 T0 = ns("2026-06-01T00:00:00")
 BATCH = 20_000
@@ -36,7 +40,8 @@ def pg_ctl(action: str) -> None:
 
 
 @pytest.fixture
-def postgres_comes_back() -> Iterator[None]:
+def postgres_comes_back(pg_url: str) -> Iterator[None]:
+    """Start PostgreSQL again after the test (before ``pg_url`` drops the database)."""
     if not Path("/etc/postgresql").is_dir():
         pytest.skip("no local PostgreSQL cluster to restart")
     try:
@@ -59,8 +64,7 @@ def batch(k: int) -> tuple[pa.Table, pa.Table]:
     )
 
 
-@pytest.mark.usefixtures("postgres_comes_back")
-def test_postgres_stopped_during_ingest(pg_url: str) -> None:
+def test_postgres_stopped_during_ingest(pg_url: str, postgres_comes_back: None) -> None:
     store = PostgresStore(pg_url, timeout=1.0)
     store.migrate()
     outcomes: dict[int, str] = {}
