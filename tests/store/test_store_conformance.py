@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.store.conftest import Row, dt, event_table, ns, sample_table
+from tests.store.rows import Row, dt, event_table, ns, sample_table
 from werk.errors import Conflict, InvalidInput, MigrationError, NotFound, StoreError
 from werk.samples import to_ns
 from werk.store import Agg, RetentionRule, Store, open_store

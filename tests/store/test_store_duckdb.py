@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import dt, ns, sample_table
+from tests.store.rows import dt, ns, sample_table
 from werk.errors import ConfigError, StoreUnavailable
 from werk.store import open_store
 from werk.store.duckdb import DuckDBStore, database_path
@@ -63,7 +63,7 @@ def test_committed_writes_survive_a_killed_process(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os
-        from tests.store.conftest import sample_table
+        from tests.store.rows import sample_table
         from werk.store import open_store
         store = open_store({url!r})
         for k in range(3):

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import port_open
-from tests.store.conftest import event_table, ns, sample_table
+from tests.store.rows import event_table, ns, sample_table
 from werk.errors import StoreUnavailable
 from werk.store.postgres import PostgresStore
 

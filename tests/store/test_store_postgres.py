@@ -10,7 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from tests.store.conftest import dt, ns, sample_table
+from tests.store.rows import dt, ns, sample_table
 from werk.errors import StoreUnavailable
 from werk.store import open_store
 from werk.store.postgres import PostgresStore, partition_name, week_of
