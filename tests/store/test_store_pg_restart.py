@@ -23,7 +23,9 @@ from tests.store.rows import event_table, ns, sample_table
 from werk.errors import StoreUnavailable
 from werk.store.postgres import PostgresStore
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("pg_restart")]
+# serial: it runs in the pass after the parallel one, so no test outside tests/store (API, docs)
+# meets the outage either.
+pytestmark = [pytest.mark.postgres, pytest.mark.serial]
 PG_EXCLUSIVE = True
 """Hold the restart lock exclusively: no other store test uses PostgreSQL meanwhile."""
 
