@@ -304,7 +304,8 @@ def write_markdown(results: Results, path: Path) -> None:
         "They run the same number of concurrent writers as werk's clients.",
         "- InfluxDB 1.x (Debian's package) runs privately on 127.0.0.1 "
         "(`scripts/influxdb.sh`), measurement `samples`, tags `path` and `signal`, fields "
-        "`value` (float) and `quality` (integer), written with `precision=ns`; its HTTP "
+        "`value` (float) and `quality` (integer, written only when not GOOD: InfluxDB pays "
+        "per field value), with `precision=ns`; its HTTP "
         "access log is off. Queries: `SELECT last(value) … GROUP BY *`, "
         "`SELECT mean(value) … GROUP BY time(…), path, signal fill(none)`; answers are JSON, "
         "parsed whole by the client; werk's HTTP answers are Arrow streams, decoded whole.",
