@@ -208,8 +208,9 @@ def validate_samples(table: pa.Table, *, now: datetime, future_tolerance_s: int)
     _check_ts(table, what, now, future_tolerance_s)
     _check_paths(table, what)
     signals = table.column("signal")
-    row = _first_bad(signals, _SIGNAL_RE)
-    if row is not None:
+    bad_row = _first_bad(signals, _SIGNAL_RE)
+    if bad_row is not None:
+        row = bad_row
         try:
             validate_signal(signals[row].as_py())
         except PathError as exc:
