@@ -1,0 +1,501 @@
+"""Compute KPIs of any asset over any range from the store: the I/O shell over the pure KPI core.
+
+:class:`KpiEngine` answers "OEE of this line, by shift, last week" like this:
+
+1. the asset model names the machines under the path and their sites; each site's calendar
+   (:func:`plant_calendar`) cuts the shift/day/week/month windows in plant time;
+2. events are read from the store per site from ``lookback`` before the first window (so the state
+   in force at its start is known; a machine silent for longer gets its last state from a wider
+   read) to ``lookahead`` after the last (so a failure that ends after the window still gets its
+   time to restoration), and the data horizon is ``min(now, last end + lookahead)``;
+3. :func:`~werk.kpi.timemodel.time_models` computes each machine's time model per window, with
+   its type's and site's state mapping and its ideal cycle times (instance, else type);
+4. machines are summed into the path (never averaging ratios); the results are versioned against
+   what was materialised before: the version goes up only when a value changed.
+
+Late data: :meth:`KpiEngine.recompute` takes late or corrected events, finds exactly the windows
+they touch (:func:`~werk.kpi.recompute.impact`), re-derives those machine windows from the store
+and moves every materialised roll-up above them by the difference (time models are additive, so
+``new line = old line − old machine + new machine`` is exact).
+
+A window is *final* when it ended more than ``settle`` ago and no recomputation is pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from werk.assets.model import AssetModel, Instance, SiteSpec
+from werk.assets.paths import is_under
+from werk.errors import InvalidInput, NotFound
+from werk.kpi.calendar import (
+    Break,
+    Granularity,
+    Holiday,
+    Maintenance,
+    PlantCalendar,
+    Shift,
+    Window,
+    span,
+)
+from werk.kpi.mapping import DEFAULT_MAPPING, MappingTable, StateMapping, override_from_dict
+from werk.kpi.model import TimeModel
+from werk.kpi.oee import KpiResult, kpi_findings, kpis
+from werk.kpi.recompute import Timeline, impact
+from werk.kpi.rollup import BenchmarkRow, LossNode, ParetoRow, benchmark, downtime_pareto, loss_tree
+from werk.kpi.table import TimeModelTable, concat
+from werk.kpi.timemodel import time_models
+from werk.samples import EVENT_SCHEMA, Event, EventKind, utc
+from werk.store import Store
+
+KINDS: Final = ["state", "count", "order", "product"]
+"""The event kinds that enter time models."""
+
+_MARGIN = timedelta(days=40)
+
+
+def plant_calendar(site: SiteSpec, start: datetime, end: datetime) -> PlantCalendar:
+    """Return the KPI calendar of a site, with weekly maintenance laid out over ``[start, end)``.
+
+    Weekly maintenance is laid onto real days as the simulator does: its end is its start plus
+    its length on the wall clock (a window across a DST change is an hour longer or shorter).
+    """
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(site.tz)
+    windows: list[Maintenance] = [
+        Maintenance(utc(m.start), utc(m.end), m.scope, m.name) for m in site.maintenance
+    ]
+    if site.weekly_maintenance:
+        day = utc(start).astimezone(zone).date() - timedelta(days=8)
+        last = utc(end).astimezone(zone).date() + timedelta(days=1)
+        while day <= last:
+            for m in site.weekly_maintenance:
+                if day.weekday() in m.days:
+                    local = datetime.combine(day, m.start, tzinfo=zone)
+                    windows.append(
+                        Maintenance(
+                            local.astimezone(UTC),
+                            (local + m.length).astimezone(UTC),
+                            m.scope,
+                            m.name,
+                        )
+                    )
+            day += timedelta(days=1)
+    return PlantCalendar(
+        site.tz,
+        tuple(
+            Shift(
+                s.name,
+                s.start,
+                s.end,
+                s.days,
+                tuple(Break(b.start, b.end, b.name) for b in s.breaks),
+            )
+            for s in site.shifts
+        ),
+        tuple(Holiday(d) for d in site.holidays),
+        tuple(windows),
+        site.day_start,
+    )
+
+
+def mapping_table(assets: AssetModel) -> MappingTable:
+    """Return the state mappings of an asset model: default, per type version, per site."""
+    return MappingTable(
+        DEFAULT_MAPPING,
+        types={
+            t.key: override_from_dict(t.state_mapping, where=f"type {t.key}")
+            for t in assets.types
+            if t.state_mapping is not None
+        },
+        sites={
+            s.path: override_from_dict(s.state_mapping, where=f"site {s.path}")
+            for s in assets.sites
+            if s.state_mapping is not None
+        },
+    )
+
+
+def _diff(a: TimeModel, b: TimeModel) -> TimeModel:
+    """Return ``a − b`` element by element (time models are additive)."""
+    return TimeModel(**{f.name: getattr(a, f.name) - getattr(b, f.name) for f in fields(a)})
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A materialised result that a recomputation re-derived.
+
+    Attributes:
+        path: The unit.
+        window: The window.
+        before: Its version before.
+        after: Its version after (equal when nothing changed).
+    """
+
+    path: str
+    window: Window
+    before: int
+    after: int
+
+    @property
+    def changed(self) -> bool:
+        """Whether a value changed."""
+        return self.after != self.before
+
+
+@dataclass(frozen=True, slots=True)
+class Losses:
+    """Where the time of a unit over a range went.
+
+    Attributes:
+        path: The unit.
+        window: The range.
+        model: Its summed time model.
+        tree: The loss tree (six big losses on the ISO time model).
+        pareto: Downtime by cause, largest first.
+    """
+
+    path: str
+    window: Window
+    model: TimeModel
+    tree: LossNode
+    pareto: list[ParetoRow]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KpiEngine:
+    """Compute, materialise and recompute KPIs from a store and an asset model.
+
+    Args:
+        store: Where the events are.
+        assets: The asset model (or a function returning the current one).
+        settle: How long after its end a window may still receive late data.
+        clock: The current time (tests pass the end of a simulated span).
+        lookback: How far before a range events are read for the state in force at its start.
+        lookahead: How far after a range events are read for failures that end after it.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        assets: AssetModel | Callable[[], AssetModel],
+        *,
+        settle: timedelta = timedelta(hours=24),
+        clock: Callable[[], datetime] = _now,
+        lookback: timedelta = timedelta(days=1),
+        lookahead: timedelta = timedelta(hours=4),
+    ) -> None:
+        self.store = store
+        self._assets = assets
+        self.settle = settle
+        self.clock = clock
+        self.lookback = lookback
+        self.lookahead = lookahead
+        self._results: dict[tuple[str, Granularity, str], KpiResult] = {}
+        self._pending: set[tuple[str, Granularity, str]] = set()
+
+    # -- the asset model -------------------------------------------------------------------------
+
+    @property
+    def assets(self) -> AssetModel:
+        """The current asset model."""
+        return self._assets() if callable(self._assets) else self._assets
+
+    def machines(self, path: str) -> dict[str, list[Instance]]:
+        """Return the machines at or under ``path``, by site path.
+
+        Raises:
+            NotFound: the asset model knows nothing at ``path``.
+        """
+        model = self.assets
+        if not model.knows(path):
+            raise NotFound(f"no asset at {path}", key="kpi.unknown_path", path=path, field="path")
+        out: dict[str, list[Instance]] = {}
+        for inst in model.under(path):
+            out.setdefault(model.site(inst.path).path, []).append(inst)
+        return out
+
+    # -- computing -------------------------------------------------------------------------------
+
+    def _horizon(self, end: datetime) -> datetime:
+        return min(utc(self.clock()), utc(end) + self.lookahead)
+
+    def _events(
+        self, prefix: str, start: datetime, until: datetime, paths: Sequence[str]
+    ) -> pa.Table:
+        """Read the events of the machines, including each one's last state before ``start``."""
+        first = utc(start) - self.lookback
+        table = self.store.events(prefix, first, until, kinds=KINDS)
+        wanted = set(paths)
+        table = table.filter(pc.is_in(table["path"], pa.array(sorted(wanted), pa.string())))
+        states = table.filter(
+            pc.and_(
+                pc.equal(table["kind"], "state"), pc.less_equal(table["ts"], pa.scalar(utc(start)))
+            )
+        )
+        missing = wanted - set(states["path"].to_pylist())
+        extra: list[pa.Table] = []
+        reach = self.lookback
+        while missing and reach < timedelta(days=400):
+            reach *= 8
+            older = self.store.events(prefix, utc(start) - reach, first, kinds=["state"])
+            older = older.filter(pc.is_in(older["path"], pa.array(sorted(missing), pa.string())))
+            for p in sorted(missing):
+                mine = older.filter(pc.equal(older["path"], p))
+                if mine.num_rows:
+                    extra.append(mine.slice(mine.num_rows - 1, 1))
+                    missing.discard(p)
+        if extra:
+            table = pa.concat_tables([*extra, table]).cast(EVENT_SCHEMA)
+        return table
+
+    def _site_table(
+        self,
+        site: SiteSpec,
+        machines: Sequence[Instance],
+        by: Granularity,
+        start: datetime,
+        end: datetime,
+    ) -> TimeModelTable | None:
+        calendar = plant_calendar(site, start - _MARGIN, end + _MARGIN)
+        windows = (
+            [span(calendar, start, end)]
+            if by is Granularity.RANGE
+            else calendar.windows(by, start, end)
+        )
+        if not windows:
+            return None
+        return self._table(site, machines, calendar, windows)
+
+    def _table(
+        self,
+        site: SiteSpec,
+        machines: Sequence[Instance],
+        calendar: PlantCalendar,
+        windows: Sequence[Window],
+    ) -> TimeModelTable:
+        model = self.assets
+        mappings = mapping_table(model)
+        types = {i.path: f"{i.type}@{i.version}" for i in machines}
+        paths = [i.path for i in machines]
+        until = self._horizon(windows[-1].end)
+        prefix = paths[0] if len(paths) == 1 else site.path
+        events = self._events(prefix, windows[0].start, max(until, windows[-1].end), paths)
+
+        def mapping_of(path: str) -> StateMapping:
+            return mappings.for_machine(path, types.get(path))
+
+        return time_models(
+            events,
+            windows,
+            mapping=mapping_of,
+            ideal=model.ideal_cycle,
+            calendar=calendar,
+            until=until,
+            paths=paths,
+        )
+
+    def table(self, path: str, start: datetime, end: datetime, by: Granularity) -> TimeModelTable:
+        """Return the time model of every machine under ``path`` in every window of the range."""
+        if not utc(start) < utc(end):
+            raise InvalidInput(
+                "the range must end after it starts", key="kpi.invalid_range", field="to"
+            )
+        model = self.assets
+        tables = []
+        for site_path, machines in self.machines(path).items():
+            t = self._site_table(model.site(site_path), machines, by, start, end)
+            if t is not None:
+                tables.append(t)
+        if not tables:
+            raise NotFound(
+                f"no machines under {path}", key="kpi.no_machines", path=path, field="path"
+            )
+        return concat(tables)
+
+    def results(
+        self, path: str, start: datetime, end: datetime, by: Granularity = Granularity.SHIFT
+    ) -> list[KpiResult]:
+        """Return the KPIs of ``path`` (all machines under it summed) per window of the range.
+
+        Results are materialised, with machine-level ones; versions go up only when a value
+        changed since the last computation.
+        """
+        machines = self.machine_results(path, start, end, by)
+        if len(machines) and all(r.path == path for r in machines):
+            return machines
+        return self._rollup(path, machines, by)
+
+    def machine_results(
+        self, path: str, start: datetime, end: datetime, by: Granularity = Granularity.SHIFT
+    ) -> list[KpiResult]:
+        """Return the KPIs of each machine under ``path`` per window (materialised, versioned)."""
+        table = self.table(path, start, end, by)
+        out = []
+        for i in range(len(table)):
+            p, w, m = table.path(i), table.window(i), table.model(i)
+            found = tuple(table.findings_of(i)) + tuple(kpi_findings(m, p, w.label))
+            out.append(self._revise(KpiResult(p, w, m, kpis(m), found)))
+        return out
+
+    def _revise(self, current: KpiResult) -> KpiResult:
+        key = (current.path, current.window.by, current.window.label)
+        previous = self._results.get(key)
+        final = current.window.end + self.settle <= utc(self.clock()) and key not in self._pending
+        current = replace(current, final=final)
+        if previous is None:
+            revised = replace(current, version=1)
+        elif previous.model == current.model and previous.findings == current.findings:
+            revised = replace(previous, final=final)
+        else:
+            revised = replace(current, version=previous.version + 1)
+        self._results[key] = revised
+        return revised
+
+    def _rollup(self, path: str, machines: Sequence[KpiResult], by: Granularity) -> list[KpiResult]:
+        groups: dict[str, list[KpiResult]] = {}
+        for r in machines:
+            groups.setdefault(r.window.label, []).append(r)
+        out = []
+        for label, rows in groups.items():
+            windows = [r.window for r in rows]
+            first = min(windows, key=lambda w: w.start)
+            last = max(windows, key=lambda w: w.end)
+            window = Window(first.start, last.end, first.by, first.day, label, first.shift)
+            model = TimeModel()
+            for r in rows:
+                model = model + r.model
+            found = tuple(f for r in rows for f in r.findings)
+            out.append(self._revise(KpiResult(path, window, model, kpis(model), found)))
+        out.sort(key=lambda r: (r.window.start, r.window.label))
+        return out
+
+    def losses(self, path: str, start: datetime, end: datetime) -> Losses:
+        """Return the loss tree and downtime Pareto of ``path`` over the range."""
+        table = self.table(path, start, end, Granularity.RANGE)
+        model = table.total()
+        window = Window(
+            utc(start), utc(end), Granularity.RANGE, utc(start).date(), table.windows[0].label
+        )
+        return Losses(path, window, model, loss_tree(model), downtime_pareto(table))
+
+    def benchmark(self, path: str, start: datetime, end: datetime) -> list[BenchmarkRow]:
+        """Compare the sites under ``path`` over the range, each in its own plant time."""
+        return benchmark(self.table(path, start, end, Granularity.RANGE))
+
+    # -- late data -------------------------------------------------------------------------------
+
+    def recompute(
+        self, events: Iterable[Event], by: Sequence[Granularity] = (Granularity.SHIFT,)
+    ) -> list[Revision]:
+        """Re-derive exactly the materialised windows that late or corrected events touch.
+
+        The events must already be in the store. Machine results of the touched windows are
+        recomputed from the store; every materialised roll-up above them moves by the change.
+
+        Returns:
+            One revision per materialised result re-derived (machines and roll-ups).
+        """
+        model = self.assets
+        now = utc(self.clock())
+        touched: dict[tuple[str, Granularity], dict[str, Window]] = {}
+        for e in events:
+            inst = model.instance(e.path)
+            site = model.site(e.path)
+            calendar = plant_calendar(site, utc(e.ts) - _MARGIN, utc(e.ts) + _MARGIN)
+            timeline = None
+            mapping = mapping_table(model).for_machine(e.path, f"{inst.type}@{inst.version}")
+            if e.kind in (EventKind.STATE, EventKind.ORDER, EventKind.PRODUCT):
+                around = self.store.events(
+                    e.path,
+                    utc(e.ts) - self.lookback,
+                    utc(e.ts) + self.lookback,
+                    kinds=[e.kind.value],
+                )
+                timeline = Timeline.of(
+                    [x for x in _events_of(around) if x.path == e.path and x != e], e.kind
+                )
+            for w in impact(
+                calendar, e, timeline=timeline, mapping=mapping, by=by, until=now, gaps=False
+            ):
+                if w.by is Granularity.SHIFT and w.shift is None:
+                    continue
+                touched.setdefault((e.path, w.by), {})[w.label] = w
+        revisions: list[Revision] = []
+        for (path, granularity), windows in sorted(touched.items(), key=lambda kv: kv[0]):
+            keys = [(path, granularity, label) for label in windows]
+            self._pending.update(keys)
+            inst = model.instance(path)
+            site = model.site(path)
+            ordered = sorted(windows.values(), key=lambda w: w.start)
+            calendar = plant_calendar(site, ordered[0].start - _MARGIN, ordered[-1].end + _MARGIN)
+            table = self._table(site, [inst], calendar, ordered)
+            self._pending.difference_update(keys)
+            for i in range(len(table)):
+                w, m = table.window(i), table.model(i)
+                key = (path, granularity, w.label)
+                old = self._results.get(key)
+                found = tuple(table.findings_of(i)) + tuple(kpi_findings(m, path, w.label))
+                new = self._revise(KpiResult(path, w, m, kpis(m), found))
+                revisions.append(Revision(path, w, old.version if old else 0, new.version))
+                if old is None or new.version == old.version:
+                    continue
+                delta = _diff(new.model, old.model)
+                for (p, g, label), result in list(self._results.items()):
+                    if g is granularity and label == w.label and p != path and is_under(path, p):
+                        moved = result.model + delta
+                        before = result.version
+                        after = self._revise(
+                            KpiResult(p, result.window, moved, kpis(moved), result.findings)
+                        )
+                        revisions.append(Revision(p, result.window, before, after.version))
+        return revisions
+
+    def materialised(self, path: str, by: Granularity) -> list[KpiResult]:
+        """Return the materialised results of ``path`` at granularity ``by``, in time order."""
+        found = [r for (p, g, _), r in self._results.items() if p == path and g is by]
+        return sorted(found, key=lambda r: r.window.start)
+
+
+def _events_of(table: pa.Table) -> list[Event]:
+    from werk.samples import batch_to_events
+
+    return batch_to_events(table)
+
+
+def parse_by(value: str) -> Granularity:
+    """Parse a ``by`` parameter: shift, day, week or month.
+
+    Raises:
+        InvalidInput: naming the field ``by``.
+    """
+    try:
+        by = Granularity(value)
+    except ValueError:
+        by = None
+    if by is None or by is Granularity.RANGE:
+        raise InvalidInput(
+            f"by={value!r} is not one of shift, day, week, month", key="kpi.invalid_by", field="by"
+        )
+    return by
+
+
+__all__ = [
+    "KINDS",
+    "KpiEngine",
+    "Losses",
+    "Revision",
+    "mapping_table",
+    "parse_by",
+    "plant_calendar",
+]
