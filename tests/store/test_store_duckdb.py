@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.rows import dt, ns, sample_table
+from tests.store.rows import dt, event_table, ns, sample_table
 from werk.errors import ConfigError, StoreUnavailable
 from werk.store import open_store
 from werk.store.duckdb import DuckDBStore, database_path
@@ -104,3 +104,29 @@ def test_two_stores_on_one_file_share_it(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_latest_after_a_failed_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails after updating blocks leaves the writer's block versions exact."""
+    store = DuckDBStore(f"duckdb:///{tmp_path}/werk.duckdb")
+    store.migrate()
+    try:
+        store.write("a", sample_table([(M1, "temp", T0, 1.0, 0)]))
+
+        def fail(*_: object) -> None:
+            raise StoreUnavailable("boom")
+
+        monkeypatch.setattr(store, "_insert_events", fail)
+        events = event_table([{"path": M1, "ts": T0, "kind": "state", "active": True}])
+        with pytest.raises(StoreUnavailable):
+            store.write("b", sample_table([(M1, "temp", T0 + 1, 2.0, 0)]), events)
+        monkeypatch.undo()
+        assert store.ledger_entry("b") is None
+        assert store.latest().column("value").to_pylist() == [1.0]
+        store.write("c", sample_table([(M1, "temp", T0 + 2, 3.0, 0)]))
+        assert store.latest().column("value").to_pylist() == [3.0]
+        reopened = DuckDBStore(f"duckdb:///{tmp_path}/werk.duckdb")
+        assert reopened.latest().column("value").to_pylist() == [3.0]
+        reopened.close()
+    finally:
+        store.close()

@@ -12,6 +12,11 @@ and one series index, so FastAPI's thread pool may call any store method from an
 
 Sets of ids and batches reach SQL as Arrow tables registered on the cursor, so DuckDB reads them
 without a copy.
+
+Being the only writer lets a write skip two queries the shared algorithm asks for: the versions
+of the latest blocks come from a map read once and kept up to date on every commit (under the
+write lock), and a batch key is claimed by looking it up and inserting it, both under the lock,
+instead of an ``INSERT ... ON CONFLICT ... RETURNING`` (2 ms on DuckDB against 1 ms).
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ class _Database:
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     cursor_lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
+    versions: dict[int, int] | None = None
+    """Version of every latest block row as committed, read once, then kept by the writer
+    (under ``write_lock``; this process is the only writer of the file)."""
+    pending: dict[int, int] = field(default_factory=dict)
+    """Block versions written by the open transaction, applied to ``versions`` on commit."""
 
 
 _OPEN: dict[str, _Database] = {}
@@ -162,11 +172,16 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
     def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._db.write_lock, self._errors():
             writer = self._db.writer
+            self._db.pending.clear()
             writer.execute("BEGIN TRANSACTION")
             try:
                 yield writer
                 writer.execute("COMMIT")
+                if self._db.versions is not None:
+                    self._db.versions.update(self._db.pending)
             except BaseException:
+                # What the transaction wrote to latest_blocks is unknown now: read it again.
+                self._db.versions = None
                 # Leave the writer usable for the next write whatever failed, the commit included;
                 # the original error is the one worth reporting.
                 with contextlib.suppress(duckdb.Error):
@@ -254,10 +269,41 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 " SELECT ts, value, series_id, quality, status FROM batch"
             )
 
+    def _claim(
+        self,
+        c: duckdb.DuckDBPyConnection,
+        batch_key: str,
+        committed_ns: int,
+        samples: int,
+        events: int,
+        source: str,
+    ) -> bool:
+        # Under the write lock no one else can claim the key between the look-up and the insert.
+        if c.execute(sql.LEDGER_HAS.duckdb, [batch_key]).fetchall():
+            return False
+        c.execute(sql.LEDGER_INSERT.duckdb, [batch_key, committed_ns, samples, events, source])
+        return True
+
     # Block rows need no locks: writes are serialised by the process-wide write lock.
     def _block_versions(
         self, c: duckdb.DuckDBPyConnection, block_ids: list[int], *, for_update: bool
     ) -> list[tuple[int, int]]:
+        if for_update:
+            # Inside the writer's transaction: the committed map plus what it wrote so far.
+            db = self._db
+            if db.versions is None:
+                db.versions = {
+                    int(b): int(v)
+                    for b, v in c.execute("SELECT block, version FROM latest_blocks").fetchall()
+                }
+            known = db.versions
+            pending = db.pending
+            found = []
+            for b in block_ids:
+                v = pending.get(b, known.get(b))
+                if v is not None:
+                    found.append((b, v))
+            return found
         wanted = pa.table({"block": pa.array(block_ids, pa.int32())})
         with self._registered(c, wanted=wanted):
             rows = c.execute(
@@ -290,6 +336,8 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 "INSERT INTO latest_blocks (block, version, data)"
                 " SELECT block, 0, data FROM new_blocks ON CONFLICT (block) DO NOTHING"
             )
+        # The version map is complete, so none of these existed: each starts at version 0.
+        self._db.pending.update((b, 0) for b in block_ids)
 
     def _update_blocks(
         self, c: duckdb.DuckDBPyConnection, rows: list[tuple[int, int, bytes]]
@@ -306,6 +354,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 "UPDATE latest_blocks SET version = u.version, data = u.data FROM changed u"
                 " WHERE latest_blocks.block = u.block"
             )
+        self._db.pending.update((block, version) for block, version, _ in rows)
 
     def _insert_events(self, c: duckdb.DuckDBPyConnection, events: pa.Table) -> None:
         with self._registered(c, incoming_events=events):

@@ -57,6 +57,12 @@ LEDGER_ADD: Final = Sql.same(
     "INSERT INTO ingest_ledger (batch_key, committed_at, samples, events, new_series, source) "
     "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (batch_key) DO NOTHING RETURNING batch_key"
 )
+LEDGER_HAS: Final = Sql.same("SELECT 1 FROM ingest_ledger WHERE batch_key = ?")
+LEDGER_INSERT: Final = Sql.same(
+    "INSERT INTO ingest_ledger (batch_key, committed_at, samples, events, new_series, source) "
+    "VALUES (?, ?, ?, ?, 0, ?)"
+)
+"""A claim by a single writer (DuckDB, under its write lock): look up, then insert."""
 LEDGER_NEW_SERIES: Final = Sql.same("UPDATE ingest_ledger SET new_series = ? WHERE batch_key = ?")
 
 # -- dead letters ---------------------------------------------------------------------------
