@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 import werk
 from werk.api import problems
-from werk.api.routes import health, ingest, keys, series
+from werk.api.routes import assets, health, ingest, keys, kpi, series
 from werk.errors import WerkError
 from werk.ingest import Ingest
 from werk.settings import Settings
@@ -77,6 +77,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    for router in (health.router, ingest.router, series.router, keys.router):
+    for router in (
+        health.router,
+        ingest.router,
+        series.router,
+        keys.router,
+        kpi.router,
+        assets.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     return app

@@ -1,0 +1,186 @@
+"""ISO 22400 KPIs, losses and the cross-plant benchmark of any asset over any range."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from werk.api.auth import Reader
+from werk.api.params import parse_path, parse_time
+from werk.api.routes.assets import current_assets
+from werk.errors import InvalidInput
+from werk.kpi import KpiResult, LossNode
+from werk.kpi.engine import KpiEngine, parse_by
+from werk.kpi.oee import KPI_NAMES
+from werk.kpi.rollup import BenchmarkRow, ParetoRow
+
+router = APIRouter(tags=["kpi"])
+
+PathParam = Annotated[str, Query(description="Asset path: machine, line, area, site, enterprise.")]
+FromParam = Annotated[str, Query(alias="from", description="Start: ISO 8601, now, or -7d.")]
+ToParam = Annotated[str, Query(description="End (exclusive): ISO 8601, now, or -1h.")]
+
+
+def engine(request: Request) -> KpiEngine:
+    """Return the app's KPI engine (one per app: it holds the materialised, versioned results)."""
+    state = request.app.state
+    found: KpiEngine | None = getattr(state, "kpi_engine", None)
+    if found is None:
+        found = KpiEngine(state.store, lambda: current_assets(request))
+        state.kpi_engine = found
+    return found
+
+
+def _range(path: str, from_: str, to: str) -> tuple[str, Any, Any]:
+    the_path = parse_path(path)
+    if the_path is None:
+        raise InvalidInput("give an asset path", key="request.invalid_path", field="path")
+    start, end = parse_time(from_, "from"), parse_time(to, "to")
+    if end <= start:
+        raise InvalidInput(
+            f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
+            key="request.invalid_range",
+            field="to",
+        )
+    return the_path, start, end
+
+
+def _kpi_names(kpi: str | None) -> tuple[str, ...]:
+    if not kpi:
+        return KPI_NAMES
+    names = tuple(k.strip() for k in kpi.split(",") if k.strip())
+    unknown = [k for k in names if k not in KPI_NAMES]
+    if unknown:
+        raise InvalidInput(
+            f"unknown KPI {unknown[0]!r}; known: {', '.join(KPI_NAMES)}",
+            key="kpi.unknown_kpi",
+            field="kpi",
+        )
+    return names
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def result_row(r: KpiResult, names: tuple[str, ...]) -> dict[str, Any]:
+    """Return one KPI result as a JSON row."""
+    values = r.kpis.as_dict()
+    return {
+        "path": r.path,
+        "window": r.window.label,
+        "by": r.window.by.value,
+        "shift": r.window.shift,
+        "start": r.window.start.isoformat(),
+        "end": r.window.end.isoformat(),
+        **{name: _num(values[name]) for name in names},
+        "version": r.version,
+        "final": r.final,
+        "completeness": _num(r.completeness),
+        "model": r.model.as_dict(),
+        "findings": [{"key": f.key, "message": f.message, "path": f.path} for f in r.findings],
+    }
+
+
+@router.get("/kpi", operation_id="kpi", summary="KPIs of an asset per shift, day, week or month")
+async def kpi(
+    request: Request,
+    _: Reader,
+    path: PathParam,
+    from_: FromParam,
+    to: ToParam = "now",
+    by: Annotated[str, Query(description="shift, day, week or month")] = "shift",
+    kpi: Annotated[str | None, Query(description="Comma-separated KPIs (default: all).")] = None,
+) -> JSONResponse:
+    """Compute the ISO 22400 KPIs of ``path`` (its machines summed) per window in plant time."""
+    granularity = parse_by(by)
+    names = _kpi_names(kpi)
+    the_path, start, end = _range(path, from_, to)
+    results = await asyncio.to_thread(engine(request).results, the_path, start, end, granularity)
+    rows = [result_row(r, names) for r in results]
+    return JSONResponse(
+        {
+            "path": the_path,
+            "by": granularity.value,
+            "kpis": list(names),
+            "count": len(rows),
+            "rows": rows,
+        }
+    )
+
+
+def _node(node: LossNode) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "label": node.label,
+        "seconds": None if node.duration is None else node.duration.total_seconds(),
+        "big_loss": node.big_loss,
+        "children": [_node(c) for c in node.children],
+    }
+
+
+def _pareto(row: ParetoRow) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "reason": row.reason,
+        "element": row.element.value,
+        "external": row.external,
+        "failure": row.failure,
+        "seconds": row.duration.total_seconds(),
+        "occurrences": row.occurrences,
+        "share": row.share,
+        "cumulative": row.cumulative,
+    }
+
+
+@router.get("/losses", operation_id="losses", summary="Loss tree and downtime Pareto")
+async def losses(
+    request: Request, _: Reader, path: PathParam, from_: FromParam, to: ToParam = "now"
+) -> JSONResponse:
+    """Split the time of ``path`` over the range into the six big losses; rank downtime causes."""
+    the_path, start, end = _range(path, from_, to)
+    found = await asyncio.to_thread(engine(request).losses, the_path, start, end)
+    return JSONResponse(
+        {
+            "path": found.path,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "model": found.model.as_dict(),
+            "tree": _node(found.tree),
+            "pareto": [_pareto(r) for r in found.pareto],
+        }
+    )
+
+
+def _bench(row: BenchmarkRow, names: tuple[str, ...]) -> dict[str, Any]:
+    values = row.kpis.as_dict()
+    return {
+        "site": row.site,
+        "rank": row.rank,
+        "start": row.window.start.isoformat(),
+        "end": row.window.end.isoformat(),
+        **{name: _num(values[name]) for name in names},
+        "completeness": _num(row.completeness),
+        "model": row.model.as_dict(),
+    }
+
+
+@router.get("/kpi/benchmark", operation_id="kpi_benchmark", summary="Sites side by side")
+async def kpi_benchmark(
+    request: Request,
+    _: Reader,
+    path: PathParam,
+    from_: FromParam,
+    to: ToParam = "now",
+    kpi: Annotated[str | None, Query(description="Comma-separated KPIs (default: all).")] = None,
+) -> JSONResponse:
+    """Compare the sites under ``path`` (an enterprise) over the range, ranked by OEE."""
+    names = _kpi_names(kpi)
+    the_path, start, end = _range(path, from_, to)
+    rows = await asyncio.to_thread(engine(request).benchmark, the_path, start, end)
+    body = [_bench(r, names) for r in rows]
+    return JSONResponse({"path": the_path, "count": len(body), "rows": body})
