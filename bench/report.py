@@ -51,6 +51,16 @@ class Target:
     """None when a figure it needs is missing."""
 
 
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A table another part of werk adds to the run (simulator, KPIs...), with its notes."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class Results:
     """Everything one run measured."""
@@ -65,6 +75,7 @@ class Results:
     loads: list[IngestRow] = field(default_factory=list)
     """The history load (untimed set-up for the queries, reported for the record)."""
     notes: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
     seconds: float = 0.0
 
     def rate(self, target: str, batch: int) -> float | None:
@@ -249,6 +260,10 @@ def render(results: Results, console: Console) -> None:
     console.print(_rich("Targets (issue 2)", *target_rows(results)))
     for note in results.notes:
         console.print(f"note: {note}", highlight=False)
+    for section in results.sections:
+        console.print(_rich(section.title, section.header, section.rows))
+        for note in section.notes:
+            console.print(f"  {note}", highlight=False)
     console.print(f"run took {results.seconds:.0f} s", highlight=False)
 
 
@@ -313,6 +328,9 @@ def write_markdown(results: Results, path: Path) -> None:
     ]
     if results.notes:
         lines += ["## Notes", "", *(f"- {n}" for n in results.notes), ""]
+    for section in results.sections:
+        lines += [f"## {section.title}", "", *_markdown(section.header, section.rows), ""]
+        lines += [*(f"- {n}" for n in section.notes), ""] if section.notes else []
     lines += [f"The run took {results.seconds:.0f} s.", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))

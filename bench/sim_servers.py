@@ -252,6 +252,7 @@ async def measure(
                 line = await asyncio.to_thread(client.stdout.readline)
                 got = float(line or 0)
                 client.wait(30)
+                client.stdout.close()
     return Result(
         str(silo),
         served,

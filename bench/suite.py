@@ -31,7 +31,7 @@ from rich.progress import (
 )
 
 from bench import query as q
-from bench import report
+from bench import report, simulator
 from bench.data import Batch, Phase, Workload
 from bench.influx import DEFAULT_URL, Influx, LineProtocol
 from bench.ingest import IngestRow, Payload, WerkHttp, Writer, drive, werk_payloads
@@ -308,6 +308,7 @@ def run(options: Options) -> Results:
             runner.werk(report.WERK_POSTGRES, url, report.Q_POSTGRES_STORE, report.Q_POSTGRES_HTTP)
         runner.influx()
     shutil.rmtree(work, ignore_errors=True)
+    runner.results.sections += simulator.sections(smoke=options.scale.name == "smoke")
     runner.machine.finish()
     runner.results.seconds = time.perf_counter() - started
     return runner.results

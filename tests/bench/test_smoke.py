@@ -111,3 +111,19 @@ def test_command_line_defaults_to_full_scale() -> None:
     assert not args.smoke
     assert args.compression == "zstd"
     assert parse(["--smoke"]).smoke
+
+
+def test_simulator_sections(results: Results, tmp_path: Path) -> None:
+    titles = [s.title for s in results.sections]
+    assert titles == [
+        "Simulator history mode (issue 3)",
+        "Simulator silo servers at 1 Hz (issue 3)",
+    ]
+    history, servers = results.sections
+    assert len(history.rows) == 2
+    assert [row[0] for row in servers.rows] == ["opcua", "modbus", "sparkplug", "mqtt_json"]
+    for row in servers.rows:
+        assert float(row[6].replace(",", "")) > 0, f"{row[0]}: the client received nothing"
+    out = tmp_path / "RESULTS.md"
+    report.write_markdown(results, out)
+    assert "## Simulator silo servers at 1 Hz (issue 3)" in out.read_text()
