@@ -27,7 +27,11 @@ def _add_optional_groups() -> None:
     """Add command groups whose modules may not be present in every build of werk."""
     from importlib import import_module
 
-    for module_name, group in (("werk.cli.sim", "sim"),):
+    for module_name, group in (
+        ("werk.cli.sim", "sim"),
+        ("werk.cli.kpi", "kpi"),
+        ("werk.cli.assets", "assets"),
+    ):
         try:
             module = import_module(module_name)
         except ModuleNotFoundError as exc:
