@@ -31,7 +31,7 @@ from rich.progress import (
 )
 
 from bench import query as q
-from bench import report, simulator
+from bench import kpi, report, simulator
 from bench.data import Batch, Phase, Workload
 from bench.influx import DEFAULT_URL, Influx, LineProtocol
 from bench.ingest import IngestRow, Payload, WerkHttp, Writer, drive, werk_payloads
@@ -309,6 +309,9 @@ def run(options: Options) -> Results:
         runner.influx()
     shutil.rmtree(work, ignore_errors=True)
     runner.results.sections += simulator.sections(smoke=options.scale.name == "smoke")
+    runner.results.sections.append(
+        kpi.section(smoke=options.scale.name == "smoke", pg_admin_url=options.pg_admin_url)
+    )
     runner.machine.finish()
     runner.results.seconds = time.perf_counter() - started
     return runner.results
