@@ -15,6 +15,7 @@ series were new. The in-memory series index learns new ids only after the commit
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from werk.assets.document import assets_from_data, assets_to_data
+from werk.assets.model import AssetModel
 from werk.assets.paths import validate_path
 from werk.errors import Conflict, InvalidInput, MigrationError, NotFound, StoreError
 from werk.samples import EVENT_SCHEMA, UTC_NS, from_ns, to_ns
@@ -772,6 +775,30 @@ class SqlStore(ABC, Generic[C]):
         before = int(self._rows(c, "SELECT count(*) FROM events")[0][0])
         self._execute(c, self._q(sql.RETENTION_EVENTS), (now_ns,))
         return before - int(self._rows(c, "SELECT count(*) FROM events")[0][0])
+
+    # -- asset model -------------------------------------------------------------------------
+    def put_assets(self, model: AssetModel) -> int:
+        """Store the asset model as a new version (unless it equals the stored one)."""
+        body = json.dumps(assets_to_data(model), sort_keys=True, separators=(",", ":"))
+        with self._writing() as c:
+            rows = self._rows(c, self._q(sql.DOCUMENT_LATEST), ("assets", ""))
+            if rows and rows[0][1] == body:
+                return int(rows[0][0])
+            version = int(rows[0][0]) + 1 if rows else 1
+            self._execute(
+                c,
+                self._q(sql.DOCUMENT_ADD),
+                ("assets", "", version, body, to_ns(datetime.now(UTC))),
+            )
+        return version
+
+    def assets(self) -> AssetModel:
+        """Return the newest stored asset model (an empty one if none was stored)."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.DOCUMENT_LATEST), ("assets", ""))
+        if not rows:
+            return AssetModel()
+        return assets_from_data(json.loads(rows[0][1]), "stored asset model")
 
     # -- API keys ----------------------------------------------------------------------------
     @staticmethod

@@ -19,6 +19,8 @@ from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from werk.assets.model import AssetModel
+
 
 class Agg(StrEnum):
     """Aggregations a range read can downsample with."""
@@ -239,6 +241,16 @@ class Store(Protocol):
     def apply_retention(self, now: datetime) -> int:
         """Delete samples and events older than their rule (the most specific prefix wins);
         return how many rows went."""
+        ...
+
+    # -- asset model -----------------------------------------------------------------------
+    def put_assets(self, model: AssetModel) -> int:
+        """Store the asset model as a new version (unless it equals the stored one); return the
+        version now stored."""
+        ...
+
+    def assets(self) -> AssetModel:
+        """Return the newest stored asset model (an empty one if none was stored)."""
         ...
 
     # -- API keys --------------------------------------------------------------------------

@@ -16,6 +16,8 @@ dead_letters      rejected input with its reason
 ingest_ledger     one row per committed batch key: the idempotency record
 retention_rules   prefix → how long to keep (ns)
 api_keys          hashed API keys
+documents         versioned JSON documents: kind, key, version, body, valid_from (the asset
+                  model is kind ``assets``, key ``""``)
 ================  ============================================================================
 
 Timestamps are BIGINT nanoseconds since the epoch in both backends: the wire format is
@@ -203,7 +205,23 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1,)
+_DOCUMENTS = """CREATE TABLE documents (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    valid_from BIGINT NOT NULL,
+    PRIMARY KEY (kind, key, version)
+)"""
+
+_V2 = Migration(
+    version=2,
+    description="documents (the asset model and other versioned JSON)",
+    duckdb=(_DOCUMENTS,),
+    postgres=(_DOCUMENTS,),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2)
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version

@@ -115,6 +115,14 @@ KEY_REVOKE: Final = Sql.same(
     "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL"
 )
 
+# -- documents ------------------------------------------------------------------------------
+DOCUMENT_LATEST: Final = Sql.same(
+    "SELECT version, body FROM documents WHERE kind = ? AND key = ? ORDER BY version DESC LIMIT 1"
+)
+DOCUMENT_ADD: Final = Sql.same(
+    "INSERT INTO documents (kind, key, version, body, valid_from) VALUES (?, ?, ?, ?, ?)"
+)
+
 # -- info -----------------------------------------------------------------------------------
 COUNTS: Final = Sql.same(
     "SELECT (SELECT count(*) FROM series), (SELECT count(*) FROM samples),"
