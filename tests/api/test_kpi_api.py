@@ -37,7 +37,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with TestClient(create_app(settings, store=store)) as c:
         r = c.post("/api/v1/assets", content=dump_assets(asset_model(fleet)), headers=H)
         assert r.status_code == 200, r.text
-        assert r.json() == {"sites": 3, "types": 6, "instances": 30}
+        assert r.json() == {"version": 1, "sites": 3, "types": 6, "instances": 30}
+        assert store.assets() == asset_model(fleet)
         yield c
     store.close()
 

@@ -15,29 +15,28 @@ from werk.assets.document import assets_to_data, parse_assets
 from werk.assets.model import AssetModel
 from werk.assets.paths import is_under
 from werk.errors import NotFound, PayloadError
+from werk.store import Store
 
 router = APIRouter(tags=["assets"])
 
 
 def current_assets(request: Request) -> AssetModel:
-    """Return the app's asset model: the stored one, else what was loaded, else an empty one."""
+    """Return the asset model: read from the store once, then kept with the app."""
     state = request.app.state
     model: AssetModel | None = getattr(state, "assets", None)
     if model is None:
-        store = state.store
-        loader = getattr(store, "assets", None)
-        model = loader() if callable(loader) else None
-        model = model if isinstance(model, AssetModel) else AssetModel()
+        store: Store = state.store
+        model = store.assets()
         state.assets = model
     return model
 
 
-def set_assets(request: Request, model: AssetModel) -> None:
-    """Make ``model`` the app's asset model (and store it where the store can)."""
-    saver = getattr(request.app.state.store, "put_assets", None)
-    if callable(saver):
-        saver(model)
+def set_assets(request: Request, model: AssetModel) -> int:
+    """Store ``model`` as the new version of the asset model and make it the app's."""
+    store: Store = request.app.state.store
+    version = store.put_assets(model)
     request.app.state.assets = model
+    return version
 
 
 @router.post("/assets", operation_id="load_assets", summary="Load (merge) an asset model")
@@ -50,9 +49,10 @@ async def load_assets(request: Request, _: Admin) -> JSONResponse:
         raise PayloadError("the asset model must be UTF-8 text", field="body") from exc
     incoming = parse_assets(text, "request body")
     merged = current_assets(request).merged(incoming)
-    await asyncio.to_thread(set_assets, request, merged)
+    version = await asyncio.to_thread(set_assets, request, merged)
     return JSONResponse(
         {
+            "version": version,
             "sites": len(merged.sites),
             "types": len(merged.types),
             "instances": len(merged.instances),
