@@ -1,5 +1,5 @@
 """The one door through which data enters werk: decode, validate, dedupe, write."""
 
-from werk.ingest.service import Ingest, IngestResult
+from werk.ingest.service import Ingest
 
-__all__ = ["Ingest", "IngestResult"]
+__all__ = ["Ingest"]

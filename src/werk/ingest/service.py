@@ -9,7 +9,6 @@ failure stores the batch exactly once.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -20,30 +19,6 @@ from werk.store import Store, WriteResult
 
 DEAD_LETTER_PAYLOAD_MAX: Final = 16 * 1024 * 1024
 """Bytes of a rejected body kept in the dead-letter table; larger bodies are cut."""
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """The answer to one ingest request."""
-
-    batch_key: str
-    duplicate: bool
-    samples: int
-    events: int
-    new_series: int
-    committed_at: datetime
-
-    @classmethod
-    def of(cls, result: WriteResult) -> IngestResult:
-        """Build from the store's write result."""
-        return cls(
-            batch_key=result.batch_key,
-            duplicate=result.duplicate,
-            samples=result.samples,
-            events=result.events,
-            new_series=result.new_series,
-            committed_at=result.committed_at,
-        )
 
 
 class Ingest:
@@ -67,7 +42,7 @@ class Ingest:
         content_encoding: str | None = None,
         batch_key: str | None = None,
         source: str = "",
-    ) -> IngestResult:
+    ) -> WriteResult:
         """Decode, validate and store one batch; return after it is committed.
 
         Raises:
@@ -107,4 +82,4 @@ class Ingest:
                 payload=body[:DEAD_LETTER_PAYLOAD_MAX],
             )
             raise
-        return IngestResult.of(self.store.write(key, samples, events, source=source))
+        return self.store.write(key, samples, events, source=source)

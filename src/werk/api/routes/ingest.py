@@ -94,11 +94,4 @@ async def ingest(
         batch_key=idempotency_key,
         source=principal.name,
     )
-    return IngestPublic(
-        batch_key=result.batch_key,
-        duplicate=result.duplicate,
-        samples=result.samples,
-        events=result.events,
-        new_series=result.new_series,
-        committed_at=result.committed_at,
-    )
+    return IngestPublic.model_validate(result, from_attributes=True)
