@@ -396,18 +396,23 @@ class KpiEngine:
     # -- late data -------------------------------------------------------------------------------
 
     def recompute(
-        self, events: Iterable[Event], by: Sequence[Granularity] = (Granularity.SHIFT,)
+        self, events: Iterable[Event], by: Sequence[Granularity] | None = None
     ) -> list[Revision]:
         """Re-derive exactly the materialised windows that late or corrected events touch.
 
         The events must already be in the store. Machine results of the touched windows are
         recomputed from the store; every materialised roll-up above them moves by the change.
+        ``by`` defaults to every granularity materialised so far (shift when none is).
 
         Returns:
             One revision per materialised result re-derived (machines and roll-ups).
         """
         model = self.assets
         now = utc(self.clock())
+        if by is None:
+            by = sorted({g for _, g, _ in self._results}, key=list(Granularity).index) or [
+                Granularity.SHIFT
+            ]
         touched: dict[tuple[str, Granularity], dict[str, Window]] = {}
         for e in events:
             inst = model.instance(e.path)
@@ -428,8 +433,8 @@ class KpiEngine:
             for w in impact(
                 calendar, e, timeline=timeline, mapping=mapping, by=by, until=now, gaps=False
             ):
-                if w.by is Granularity.SHIFT and w.shift is None:
-                    continue
+                if (e.path, w.by, w.label) not in self._results:
+                    continue  # never materialised: the next query computes it fresh
                 touched.setdefault((e.path, w.by), {})[w.label] = w
         revisions: list[Revision] = []
         for (path, granularity), windows in sorted(touched.items(), key=lambda kv: kv[0]):
