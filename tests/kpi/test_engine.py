@@ -1,4 +1,4 @@
-"""The KPI engine over a real store: plant-time windows, roll-ups, versions, late state events.
+"""The KPI engine over a real store: plant-time windows, roll-ups, versions, late events."""
 
 from __future__ import annotations
 
