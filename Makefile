@@ -31,7 +31,7 @@ fmt: install
 
 test: install services check
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not serial"
-	$(BIN)/python -m pytest -q -m serial -p no:randomly; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+	$(BIN)/python -m pytest -q -m serial; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
 bench: install services
 	@bash scripts/influxdb.sh

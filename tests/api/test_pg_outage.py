@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from tests.api.test_ingest_api import ARROW, arrow, sample_table
+from tests.conftest import port_open
 from werk.api import create_app
 from werk.settings import Settings
 from werk.store import open_store
@@ -38,7 +39,8 @@ def pg_ctl(action: str) -> None:
 @pytest.fixture
 def postgres_back_up() -> Iterator[None]:
     yield
-    pg_ctl("start")  # whatever happened, leave PostgreSQL running for everyone else
+    if not port_open(5432):  # whatever happened, leave PostgreSQL running for everyone else
+        pg_ctl("start")
 
 
 @pytest.mark.serial
