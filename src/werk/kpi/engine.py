@@ -23,11 +23,14 @@ A window is *final* when it ended more than ``settle`` ago and no recomputation 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,8 +48,8 @@ from werk.kpi.calendar import (
     span,
 )
 from werk.kpi.mapping import DEFAULT_MAPPING, MappingTable, StateMapping, override_from_dict
-from werk.kpi.model import TimeModel
-from werk.kpi.oee import KpiResult, kpi_findings, kpis
+from werk.kpi.model import Finding, TimeModel
+from werk.kpi.oee import KpiResult, Kpis, kpi_columns, kpi_findings, kpis
 from werk.kpi.recompute import Timeline, impact
 from werk.kpi.rollup import BenchmarkRow, LossNode, ParetoRow, benchmark, downtime_pareto, loss_tree
 from werk.kpi.table import TimeModelTable, concat
@@ -121,6 +124,20 @@ def mapping_table(assets: AssetModel) -> MappingTable:
             if s.state_mapping is not None
         },
     )
+
+
+def _kpis_at(columns: Mapping[str, npt.NDArray[np.float64]], row: int) -> Kpis:
+    """Return the KPIs of one row of vectorised KPI columns (NaN: undefined)."""
+    values: dict[str, float | timedelta | None] = {}
+    for name, column in columns.items():
+        value = float(column[row])
+        if math.isnan(value):
+            values[name] = None
+        elif name in ("mtbf", "mttr"):
+            values[name] = timedelta(seconds=value)
+        else:
+            values[name] = value
+    return Kpis(**values)  # type: ignore[arg-type]
 
 
 def _diff(a: TimeModel, b: TimeModel) -> TimeModel:
@@ -237,7 +254,6 @@ class KpiEngine:
         first = utc(start) - self.lookback
         table = self.store.events(prefix, first, until, kinds=KINDS)
         wanted = set(paths)
-        table = table.filter(pc.is_in(table["path"], pa.array(sorted(wanted), pa.string())))
         states = table.filter(
             pc.and_(
                 pc.equal(table["kind"], "state"), pc.less_equal(table["ts"], pa.scalar(utc(start)))
@@ -331,22 +347,47 @@ class KpiEngine:
         Results are materialised, with machine-level ones; versions go up only when a value
         changed since the last computation.
         """
-        machines = self.machine_results(path, start, end, by)
+        table, machines = self._machines(path, start, end, by)
         if len(machines) and all(r.path == path for r in machines):
             return machines
-        return self._rollup(path, machines, by)
+        return self._rollup(path, table)
 
     def machine_results(
         self, path: str, start: datetime, end: datetime, by: Granularity = Granularity.SHIFT
     ) -> list[KpiResult]:
         """Return the KPIs of each machine under ``path`` per window (materialised, versioned)."""
+        return self._machines(path, start, end, by)[1]
+
+    def _machines(
+        self, path: str, start: datetime, end: datetime, by: Granularity
+    ) -> tuple[TimeModelTable, list[KpiResult]]:
         table = self.table(path, start, end, by)
+        return table, self._table_results(table)
+
+    def _table_results(self, table: TimeModelTable) -> list[KpiResult]:
+        found: dict[tuple[str | None, str | None], list[Finding]] = {}
+        for f in table.findings:
+            found.setdefault((f.path, f.window), []).append(f)
+        columns = kpi_columns(table)
         out = []
         for i in range(len(table)):
             p, w, m = table.path(i), table.window(i), table.model(i)
-            found = tuple(table.findings_of(i)) + tuple(kpi_findings(m, p, w.label))
-            out.append(self._revise(KpiResult(p, w, m, kpis(m), found)))
+            findings = tuple(found.get((p, w.label), ())) + tuple(kpi_findings(m, p, w.label))
+            out.append(self._revise(KpiResult(p, w, m, _kpis_at(columns, i), findings)))
         return out
+
+    def _rollup(self, path: str, table: TimeModelTable) -> list[KpiResult]:
+        # Sites in other zones have their own window of the same label: one row per label.
+        spans: dict[str, Window] = {}
+        for w in table.windows:
+            old = spans.get(w.label)
+            spans[w.label] = (
+                w
+                if old is None
+                else replace(old, start=min(old.start, w.start), end=max(old.end, w.end))
+            )
+        rolled = table.regroup(lambda _: path, lambda w: spans[w.label])
+        return sorted(self._table_results(rolled), key=lambda r: (r.window.start, r.window.label))
 
     def _revise(self, current: KpiResult) -> KpiResult:
         key = (current.path, current.window.by, current.window.label)
@@ -361,24 +402,6 @@ class KpiEngine:
             revised = replace(current, version=previous.version + 1)
         self._results[key] = revised
         return revised
-
-    def _rollup(self, path: str, machines: Sequence[KpiResult], by: Granularity) -> list[KpiResult]:
-        groups: dict[str, list[KpiResult]] = {}
-        for r in machines:
-            groups.setdefault(r.window.label, []).append(r)
-        out = []
-        for label, rows in groups.items():
-            windows = [r.window for r in rows]
-            first = min(windows, key=lambda w: w.start)
-            last = max(windows, key=lambda w: w.end)
-            window = Window(first.start, last.end, first.by, first.day, label, first.shift)
-            model = TimeModel()
-            for r in rows:
-                model = model + r.model
-            found = tuple(f for r in rows for f in r.findings)
-            out.append(self._revise(KpiResult(path, window, model, kpis(model), found)))
-        out.sort(key=lambda r: (r.window.start, r.window.label))
-        return out
 
     def losses(self, path: str, start: datetime, end: datetime) -> Losses:
         """Return the loss tree and downtime Pareto of ``path`` over the range."""
