@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import State
 
 from werk.api.auth import Admin, Reader
 from werk.api.params import parse_path
@@ -22,7 +23,11 @@ router = APIRouter(tags=["assets"])
 
 def current_assets(request: Request) -> AssetModel:
     """Return the asset model: read from the store once, then kept with the app."""
-    state = request.app.state
+    return assets_of(request.app.state)
+
+
+def assets_of(state: State) -> AssetModel:
+    """Return the asset model of an app's state (read from its store the first time)."""
     model: AssetModel | None = getattr(state, "assets", None)
     if model is None:
         store: Store = state.store

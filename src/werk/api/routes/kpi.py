@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from werk.api.auth import Reader
 from werk.api.params import parse_path, parse_time
-from werk.api.routes.assets import current_assets
+from werk.api.routes.assets import assets_of
 from werk.errors import InvalidInput
 from werk.kpi import KpiResult, LossNode
 from werk.kpi.engine import KpiEngine, parse_by
@@ -30,7 +30,7 @@ def engine(request: Request) -> KpiEngine:
     state = request.app.state
     found: KpiEngine | None = getattr(state, "kpi_engine", None)
     if found is None:
-        found = KpiEngine(state.store, lambda: current_assets(request))
+        found = KpiEngine(state.store, lambda: assets_of(state))
         state.kpi_engine = found
     return found
 
