@@ -178,8 +178,14 @@ def _client(
         args = [_MQTT_CLIENT, str(mqtt_port), f"umh/v1/{site.path}/#", str(seconds)]
     else:
         return None
+    # The client's own logging (asyncua retries publishing after its deliberate disconnect)
+    # says nothing about the server; only its count on stdout matters.
     return subprocess.Popen(
-        [sys.executable, "-c", *args], stdout=subprocess.PIPE, text=True, bufsize=1
+        [sys.executable, "-c", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
     )
 
 
