@@ -30,8 +30,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench import query as q
 from bench import kpi, report, simulator
+from bench import query as q
 from bench.data import Batch, Phase, Workload
 from bench.influx import DEFAULT_URL, Influx, LineProtocol
 from bench.ingest import IngestRow, Payload, WerkHttp, Writer, drive, werk_payloads
