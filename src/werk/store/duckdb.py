@@ -304,6 +304,11 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 if v is not None:
                     found.append((b, v))
             return found
+        committed = self._db.versions
+        if committed is not None:
+            # The writer publishes its versions before write() returns, and it is the only
+            # writer of the file: the map is the committed state, no query needed.
+            return [(b, committed[b]) for b in block_ids if b in committed]
         wanted = pa.table({"block": pa.array(block_ids, pa.int32())})
         with self._registered(c, wanted=wanted):
             rows = c.execute(
