@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -24,7 +25,11 @@ def need_service(name: str, port: int) -> None:
     """Skip the test when a local service is down; fail instead when services are required."""
     if port_open(port):
         return
-    message = f"{name} is not running on 127.0.0.1:{port}"
+    unavailable(f"{name} is not running on 127.0.0.1:{port}")
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip a test whose prerequisite is missing; fail instead when services are required."""
     if REQUIRE_SERVICES:
         pytest.fail(f"{message} and WERK_REQUIRE_SERVICES=1")
     pytest.skip(message)

@@ -20,22 +20,16 @@ from bench.__main__ import parse
 from bench.report import Results
 from bench.scale import SMOKE
 from bench.suite import DEFAULT_PG_ADMIN_URL, Options, run, unique_name
+from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRE_SERVICES = os.environ.get("WERK_REQUIRE_SERVICES") == "1"
-
-
-def _unavailable(message: str) -> None:
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} and WERK_REQUIRE_SERVICES=1")
-    pytest.skip(message)
 
 
 def _postgres_up() -> None:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         if sock.connect_ex(("127.0.0.1", 5432)) != 0:
-            _unavailable("PostgreSQL is not running on 127.0.0.1:5432")
+            unavailable("PostgreSQL is not running on 127.0.0.1:5432")
 
 
 def _influxdb_up() -> None:
@@ -48,7 +42,7 @@ def _influxdb_up() -> None:
         check=False,
     )
     if done.returncode != 0:
-        _unavailable(f"InfluxDB could not be started: {done.stdout}{done.stderr}")
+        unavailable(f"InfluxDB could not be started: {done.stdout}{done.stderr}")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+# protobuf is in the dev extra (a hard test dependency), without type stubs.
+from google.protobuf import (  # type: ignore[import-untyped]
+    descriptor_pb2,
+    descriptor_pool,
+    message_factory,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,15 +28,6 @@ from werk.codecs.sparkplug import (
     decode_payload,
     encode_payload,
     metric_value_field,
-)
-
-pytest.importorskip("google.protobuf", reason="protobuf (dev extra) is not installed")
-
-# protobuf is an optional test dependency without type stubs in the dev extra.
-from google.protobuf import (  # type: ignore[import-untyped]
-    descriptor_pb2,
-    descriptor_pool,
-    message_factory,
 )
 
 _F = descriptor_pb2.FieldDescriptorProto

@@ -18,7 +18,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from tests.conftest import port_open
+from tests.conftest import port_open, unavailable
 from tests.store.rows import event_table, ns, sample_table
 from werk.errors import StoreUnavailable
 from werk.store.postgres import PostgresStore
@@ -45,7 +45,7 @@ def pg_ctl(action: str) -> None:
 def postgres_comes_back(pg_url: str) -> Iterator[None]:
     """Start PostgreSQL again after the test (before ``pg_url`` drops the database)."""
     if not Path("/etc/postgresql").is_dir():
-        pytest.skip("no local PostgreSQL cluster to restart")
+        unavailable("no local PostgreSQL cluster to restart")
     try:
         yield
     finally:

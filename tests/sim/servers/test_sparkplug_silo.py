@@ -23,6 +23,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from tests.conftest import unavailable
 from werk.codecs.sparkplug import (
     AliasTable,
     DataType,
@@ -280,7 +281,7 @@ async def private_broker(port: int) -> AsyncIterator[None]:
     """Run a Mosquitto of our own, so the test can take it away."""
     binary = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
     if binary is None:
-        pytest.skip("mosquitto binary not installed")
+        unavailable("mosquitto binary not installed")
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "m.conf"
         conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
