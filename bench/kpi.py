@@ -74,11 +74,25 @@ def assets(machine_paths: list[str]) -> AssetModel:
     )
 
 
-def events(machine_paths: list[str], first: date, days: int, seed: int = 7) -> pa.Table:
-    """Random but plausible events of the machines over ``days`` from ``first`` (UTC)."""
+def events(
+    machine_paths: list[str],
+    first: date,
+    days: int,
+    seed: int = 7,
+    *,
+    margin: timedelta = timedelta(days=1),
+    count_every: timedelta = timedelta(minutes=5),
+) -> pa.Table:
+    """Random but plausible events of the machines over ``days`` from ``first`` (UTC).
+
+    State changes (random codes, exponential durations) and a count event every
+    ``count_every`` (about one part a minute, 2.5 % scrap), from ``margin`` before the first
+    day to ``margin`` after the last, so windows at the edges have a state to start from.
+    """
     rng = np.random.default_rng(seed)
-    start = datetime.combine(first, clock(0), tzinfo=UTC) - timedelta(days=1)
-    span_s = (days + 2) * 86400
+    start = datetime.combine(first, clock(0), tzinfo=UTC) - margin
+    span_s = days * 86400 + 2 * int(margin.total_seconds())
+    every_s = int(count_every.total_seconds())
     t0 = int(start.timestamp()) * 1_000_000_000
     parts = []
     for path in machine_paths:
@@ -88,10 +102,11 @@ def events(machine_paths: list[str], first: date, days: int, seed: int = 7) -> p
         ts = np.cumsum(dur) - dur[0]
         keep = ts < span_s
         ts, which = ts[keep], which[keep]
-        cts = np.arange(span_s // 300, dtype=np.int64) * 300 + 17
+        cts = np.arange(span_s // every_s, dtype=np.int64) * every_s + 17
         n_c = len(cts)
-        good = rng.poisson(5, n_c)
-        scrap = rng.poisson(0.12, n_c)
+        per_count = every_s / 60  # about one part a minute
+        good = rng.poisson(per_count, n_c)
+        scrap = rng.poisson(per_count / 40, n_c)
         product = np.where(rng.random(n_c) < 0.5, "A", "B").astype(object)
         n_all = len(ts) + n_c
         parts.append(
