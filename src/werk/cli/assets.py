@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from werk.cli.client import DEFAULT_URL, KeyOption, UrlOption, call, get
 from werk.cli.output import emit_json
-from werk.cli.query import DEFAULT_URL, KeyOption, UrlOption, _get
 
 app = typer.Typer(help="Load and export the asset model.", no_args_is_help=True)
-
-
-def _post(url: str, key: str | None, route: str, body: bytes) -> dict[str, Any]:
-    import httpx
-
-    from werk.errors import AuthError, StoreUnavailable, WerkError
-
-    secret = key or os.environ.get("WERK_ADMIN_KEY")
-    if not secret:
-        raise AuthError("give --key or set WERK_API_KEY", field="key")
-    try:
-        response = httpx.post(
-            f"{url.rstrip('/')}/api/v1/{route}",
-            content=body,
-            headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/yaml"},
-            timeout=60,
-        )
-    except httpx.TransportError as exc:
-        raise StoreUnavailable(
-            f"cannot reach the werk server at {url}: {exc}", field="url"
-        ) from exc
-    answer: dict[str, Any] = response.json()
-    if response.status_code >= 400:
-        fields = {
-            k: v for k, v in answer.items() if k not in ("type", "title", "status", "detail", "key")
-        }
-        raise WerkError(
-            str(answer.get("detail", response.text)), key=str(answer.get("key")), **fields
-        )
-    return answer
 
 
 @app.command("load")
@@ -59,7 +28,9 @@ def load(
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}", file=str(file)) from exc
     parse_assets(text, str(file))
-    emit_json(_post(url, key, "assets", text.encode()))
+    emit_json(
+        call(url, key, "POST", "assets", content=text.encode(), content_type="application/yaml")
+    )
 
 
 @app.command("export")
@@ -80,4 +51,4 @@ def export(
 
         print(dump_assets(asset_model(load_fleet(fleet))))
         return
-    emit_json(_get(url, key, "assets", {"path": path or None}))
+    emit_json(get(url, key, "assets", {"path": path or None}))

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from werk.cli.client import DEFAULT_URL, JsonOption, KeyOption, UrlOption, get
 from werk.cli.output import emit_json, emit_rows
-from werk.cli.query import DEFAULT_URL, JsonOption, KeyOption, UrlOption, _get
 
 app = typer.Typer(help="ISO 22400 KPIs, losses and benchmarks.", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def oee(
     json_: JsonOption = False,
 ) -> None:
     """Show OEE and its factors per window in plant time (undefined shows as —)."""
-    body = _get(url, key, "kpi", {"path": path, "from": from_, "to": to, "by": by, "kpi": kpi})
+    body = get(url, key, "kpi", {"path": path, "from": from_, "to": to, "by": by, "kpi": kpi})
     names = body["kpis"]
     if json_:
         emit_rows(
@@ -68,7 +68,7 @@ def losses(
     json_: JsonOption = False,
 ) -> None:
     """Show the downtime Pareto (with --json also the loss tree)."""
-    body = _get(url, key, "losses", {"path": path, "from": from_, "to": to})
+    body = get(url, key, "losses", {"path": path, "from": from_, "to": to})
     if json_:
         emit_json(body)
         return
@@ -97,7 +97,7 @@ def benchmark(
     json_: JsonOption = False,
 ) -> None:
     """Show the sites under an enterprise side by side, ranked by OEE."""
-    body = _get(url, key, "kpi/benchmark", {"path": path, "from": from_, "to": to})
+    body = get(url, key, "kpi/benchmark", {"path": path, "from": from_, "to": to})
     rows = [
         {k: v for k, v in r.items() if k != "model"}
         if json_

@@ -2,56 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from werk.cli.client import DEFAULT_URL, JsonOption, KeyOption, UrlOption, get
 from werk.cli.output import emit_json, emit_rows
 
 app = typer.Typer(help="Query the platform through its API.", no_args_is_help=True)
-
-UrlOption = Annotated[
-    str, typer.Option("--url", envvar="WERK_URL", help="Base URL of the werk server.")
-]
-KeyOption = Annotated[
-    str | None, typer.Option("--key", envvar="WERK_API_KEY", help="API key (or WERK_ADMIN_KEY).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-DEFAULT_URL = "http://127.0.0.1:8600"
-
-
-def _get(url: str, key: str | None, route: str, params: dict[str, Any]) -> dict[str, Any]:
-    import os
-
-    import httpx
-
-    from werk.errors import AuthError, StoreUnavailable, WerkError
-
-    secret = key or os.environ.get("WERK_ADMIN_KEY")
-    if not secret:
-        raise AuthError("give --key or set WERK_API_KEY", field="key")
-    try:
-        response = httpx.get(
-            f"{url.rstrip('/')}/api/v1/{route}",
-            params={k: v for k, v in params.items() if v is not None},
-            headers={"Authorization": f"Bearer {secret}"},
-            timeout=60,
-        )
-    except httpx.TransportError as exc:
-        raise StoreUnavailable(
-            f"cannot reach the werk server at {url}: {exc}", field="url"
-        ) from exc
-    body: dict[str, Any] = response.json()
-    if response.status_code >= 400:
-        fields = {
-            k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "key")
-        }
-        error = WerkError(
-            str(body.get("detail", response.text)), key=str(body.get("key")), **fields
-        )
-        error.status = response.status_code  # type: ignore[misc]
-        raise error
-    return body
 
 
 @app.command("latest")
@@ -63,7 +21,7 @@ def latest(
     json_: JsonOption = False,
 ) -> None:
     """Show the newest value of every series under a path."""
-    body = _get(url, key, "latest", {"path": path or None, "signal": signal})
+    body = get(url, key, "latest", {"path": path or None, "signal": signal})
     emit_rows(body["rows"], as_json=json_, title="latest values")
 
 
@@ -75,7 +33,7 @@ def series(
     json_: JsonOption = False,
 ) -> None:
     """List the series under a path."""
-    body = _get(url, key, "series", {"path": path or None})
+    body = get(url, key, "series", {"path": path or None})
     emit_rows(body["rows"], as_json=json_, title="series")
 
 
@@ -95,7 +53,7 @@ def range_(
     json_: JsonOption = False,
 ) -> None:
     """Show samples over time, raw or downsampled."""
-    body = _get(
+    body = get(
         url,
         key,
         "range",

@@ -348,6 +348,8 @@ async def _serve(
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
+        # Off the main thread (tests drive this from one) or where the loop has no signal
+        # support, Ctrl-C still arrives as KeyboardInterrupt; stop-after and Ctrl-C both work.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     async with contextlib.AsyncExitStack() as stack:
