@@ -312,3 +312,8 @@ def section(*, smoke: bool, pg_admin_url: str = DEFAULT_PG) -> Section:
             "without calendar, breaks, micro-stop runs, versions or completeness: a floor.",
         ],
     )
+
+
+def sections(*, smoke: bool, pg_admin_url: str = DEFAULT_PG) -> list[Section]:
+    """The KPI benchmark as the suite's list of sections."""
+    return [section(smoke=smoke, pg_admin_url=pg_admin_url)]

@@ -111,6 +111,6 @@ def servers_section(*, smoke: bool) -> Section:
     )
 
 
-def sections(*, smoke: bool) -> list[Section]:
+def sections(*, smoke: bool, pg_admin_url: str = "") -> list[Section]:
     """Every simulator measurement of a run."""
     return [history_section(smoke=smoke), servers_section(smoke=smoke)]

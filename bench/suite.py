@@ -30,8 +30,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench import kpi, report, simulator
 from bench import query as q
+from bench import report, sections
 from bench.data import Batch, Phase, Workload
 from bench.influx import DEFAULT_URL, Influx, LineProtocol
 from bench.ingest import IngestRow, Payload, WerkHttp, Writer, drive, werk_payloads
@@ -308,9 +308,8 @@ def run(options: Options) -> Results:
             runner.werk(report.WERK_POSTGRES, url, report.Q_POSTGRES_STORE, report.Q_POSTGRES_HTTP)
         runner.influx()
     shutil.rmtree(work, ignore_errors=True)
-    runner.results.sections += simulator.sections(smoke=options.scale.name == "smoke")
-    runner.results.sections.append(
-        kpi.section(smoke=options.scale.name == "smoke", pg_admin_url=options.pg_admin_url)
+    runner.results.sections += sections.collect(
+        smoke=options.scale.name == "smoke", pg_admin_url=options.pg_admin_url
     )
     runner.machine.finish()
     runner.results.seconds = time.perf_counter() - started

@@ -1,0 +1,1 @@
+"""Read werk from Python: Arrow tables and Polars/pandas frames over the HTTP API."""

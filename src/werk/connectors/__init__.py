@@ -1,0 +1,1 @@
+"""Speak the shop-floor protocols: one connector per protocol, registered by name."""

@@ -1,0 +1,1 @@
+"""Run one edge agent per plant: connectors in, durable buffer, acknowledged uplink out."""

@@ -1,0 +1,1 @@
+"""Own, offer, agree and enforce: participants, policies, agreements, the read door, audit."""

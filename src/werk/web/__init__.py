@@ -1,0 +1,1 @@
+"""Serve the dashboard: bundled pages, scripts and styles, no CDN."""
