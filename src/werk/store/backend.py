@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +38,7 @@ from werk.store.base import (
     Agg,
     ApiKey,
     DeadLetter,
+    Document,
     RetentionRule,
     StoreInfo,
     WriteResult,
@@ -871,6 +872,84 @@ class SqlStore(ABC, Generic[C]):
         if not rows:
             raise NotFound(f"there is no API key called {name!r}", key="keys.not_found", name=name)
         return self._key(rows[0])
+
+    # -- documents and counters --------------------------------------------------------------
+    def put_document(
+        self,
+        kind: str,
+        key: str,
+        body: Mapping[str, object],
+        *,
+        expected_version: int | None = None,
+        keep_history: bool = True,
+    ) -> Document:
+        """Store ``body`` as the next version of (kind, key); see :meth:`Store.put_document`."""
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        now = datetime.now(UTC)
+        with self._writing() as c:
+            rows = self._rows(c, self._q(sql.DOCUMENT_NEWEST), (kind, key))
+            newest = int(rows[0][0]) if rows else 0
+            if expected_version is not None and newest != expected_version:
+                raise Conflict(
+                    f"{kind} {key!r} is at version {newest}, not {expected_version}: "
+                    "someone changed it meanwhile; read it again",
+                    key="store.version_conflict",
+                    kind=kind,
+                    name=key,
+                    version=newest,
+                )
+            version = newest + 1
+            self._execute(c, self._q(sql.DOCUMENT_ADD), (kind, key, version, text, to_ns(now)))
+            if not keep_history and newest:
+                self._execute(c, self._q(sql.DOCUMENT_PRUNE), (kind, key, version))
+        return Document(kind, key, version, json.loads(text), now)
+
+    def document(self, kind: str, key: str, version: int | None = None) -> Document | None:
+        """Return the newest (or the given) version of (kind, key), or None."""
+        with self._reading() as c:
+            if version is None:
+                rows = self._rows(c, self._q(sql.DOCUMENT_NEWEST), (kind, key))
+            else:
+                rows = self._rows(c, self._q(sql.DOCUMENT_VERSION), (kind, key, version))
+        if not rows:
+            return None
+        v, body, valid_from = rows[0]
+        return Document(kind, key, int(v), json.loads(body), from_ns(int(valid_from)))
+
+    def documents(self, kind: str, prefix: str = "") -> list[Document]:
+        """Return the newest version of every document of ``kind`` under ``prefix``."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.DOCUMENTS_OF_KIND), (kind, prefix, kind))
+        return [
+            Document(kind, k, int(v), json.loads(body), from_ns(int(t))) for k, v, body, t in rows
+        ]
+
+    def document_history(self, kind: str, key: str) -> list[Document]:
+        """Return every stored version of (kind, key), oldest first."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.DOCUMENT_HISTORY), (kind, key))
+        return [Document(kind, key, int(v), json.loads(b), from_ns(int(t))) for v, b, t in rows]
+
+    def delete_document(self, kind: str, key: str) -> bool:
+        """Delete every version of (kind, key); return whether there was one."""
+        with self._writing() as c:
+            found = bool(self._rows(c, self._q(sql.DOCUMENT_NEWEST), (kind, key)))
+            self._execute(c, self._q(sql.DOCUMENT_DELETE), (kind, key))
+        return found
+
+    def increment(self, name: str, by: int = 1, limit: int | None = None) -> int | None:
+        """Add ``by`` to counter ``name`` atomically; None (and no change) past ``limit``."""
+        ceiling = limit if limit is not None else 2**62
+        with self._writing() as c:
+            self._execute(c, self._q(sql.COUNTER_ENSURE), (name,))
+            rows = self._rows(c, self._q(sql.COUNTER_ADD), (by, name, by, ceiling))
+        return int(rows[0][0]) if rows else None
+
+    def counter(self, name: str) -> int:
+        """Return the value of counter ``name`` (0 when it was never incremented)."""
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.COUNTER_GET), (name,))
+        return int(rows[0][0]) if rows else 0
 
 
 def _key_conflict(name: str) -> Conflict:

@@ -12,6 +12,7 @@ Tables returned are Arrow tables; timestamps are ``timestamp[ns, UTC]``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -108,6 +109,17 @@ class RetentionRule:
 
     prefix: str
     keep: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One version of a stored JSON document (users, participants, agreements, edge health...)."""
+
+    kind: str
+    key: str
+    version: int
+    body: dict[str, object]
+    valid_from: datetime
 
 
 @runtime_checkable
@@ -251,6 +263,54 @@ class Store(Protocol):
 
     def assets(self) -> AssetModel:
         """Return the newest stored asset model (an empty one if none was stored)."""
+        ...
+
+    # -- documents and counters ------------------------------------------------------------
+    def put_document(
+        self,
+        kind: str,
+        key: str,
+        body: Mapping[str, object],
+        *,
+        expected_version: int | None = None,
+        keep_history: bool = True,
+    ) -> Document:
+        """Store ``body`` as the next version of (kind, key) and return it.
+
+        With ``expected_version`` the write succeeds only if the newest stored version is that
+        one (0: the document must not exist yet) — optimistic concurrency for read-modify-write.
+        Without history, older versions are deleted in the same transaction.
+
+        Raises:
+            Conflict: the newest version is not ``expected_version``.
+        """
+        ...
+
+    def document(self, kind: str, key: str, version: int | None = None) -> Document | None:
+        """Return the newest (or the given) version of (kind, key), or None."""
+        ...
+
+    def documents(self, kind: str, prefix: str = "") -> list[Document]:
+        """Return the newest version of every document of ``kind`` whose key starts with
+        ``prefix``, ordered by key."""
+        ...
+
+    def document_history(self, kind: str, key: str) -> list[Document]:
+        """Return every stored version of (kind, key), oldest first."""
+        ...
+
+    def delete_document(self, kind: str, key: str) -> bool:
+        """Delete every version of (kind, key); return whether there was one."""
+        ...
+
+    def increment(self, name: str, by: int = 1, limit: int | None = None) -> int | None:
+        """Add ``by`` to counter ``name`` atomically (a new counter starts at 0) and return the
+        new value; with ``limit``, return None and change nothing when the sum would pass it.
+        Exact under concurrency, across processes on PostgreSQL."""
+        ...
+
+    def counter(self, name: str) -> int:
+        """Return the value of counter ``name`` (0 when it was never incremented)."""
         ...
 
     # -- API keys --------------------------------------------------------------------------

@@ -17,7 +17,10 @@ ingest_ledger     one row per committed batch key: the idempotency record
 retention_rules   prefix → how long to keep (ns)
 api_keys          hashed API keys
 documents         versioned JSON documents: kind, key, version, body, valid_from (the asset
-                  model is kind ``assets``, key ``""``)
+                  model is kind ``assets``, key ``""``; users, participants, agreements, edge
+                  health and the like are other kinds)
+counters          name → value: exact counters shared by every process (uses of an agreement,
+                  login attempts), incremented atomically with an optional limit
 ================  ============================================================================
 
 Timestamps are BIGINT nanoseconds since the epoch in both backends: the wire format is
@@ -221,7 +224,19 @@ _V2 = Migration(
     postgres=(_DOCUMENTS,),
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2)
+_COUNTERS = """CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+)"""
+
+_V3 = Migration(
+    version=3,
+    description="counters (exact shared counts) and an index to list documents by kind",
+    duckdb=(_COUNTERS,),
+    postgres=(_COUNTERS,),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version

@@ -122,6 +122,31 @@ DOCUMENT_LATEST: Final = Sql.same(
 DOCUMENT_ADD: Final = Sql.same(
     "INSERT INTO documents (kind, key, version, body, valid_from) VALUES (?, ?, ?, ?, ?)"
 )
+DOCUMENT_VERSION: Final = Sql.same(
+    "SELECT version, body, valid_from FROM documents WHERE kind = ? AND key = ? AND version = ?"
+)
+DOCUMENT_NEWEST: Final = Sql.same(
+    "SELECT version, body, valid_from FROM documents WHERE kind = ? AND key = ? "
+    "ORDER BY version DESC LIMIT 1"
+)
+DOCUMENTS_OF_KIND: Final = Sql.same(
+    "SELECT d.key, d.version, d.body, d.valid_from FROM documents d "
+    "JOIN (SELECT key, max(version) AS version FROM documents "
+    "WHERE kind = ? AND starts_with(key, ?) GROUP BY key) n "
+    "ON d.key = n.key AND d.version = n.version WHERE d.kind = ? ORDER BY d.key"
+)
+DOCUMENT_HISTORY: Final = Sql.same(
+    "SELECT version, body, valid_from FROM documents WHERE kind = ? AND key = ? ORDER BY version"
+)
+DOCUMENT_PRUNE: Final = Sql.same("DELETE FROM documents WHERE kind = ? AND key = ? AND version < ?")
+DOCUMENT_DELETE: Final = Sql.same("DELETE FROM documents WHERE kind = ? AND key = ?")
+COUNTER_ENSURE: Final = Sql.same(
+    "INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT (name) DO NOTHING"
+)
+COUNTER_ADD: Final = Sql.same(
+    "UPDATE counters SET value = value + ? WHERE name = ? AND value + ? <= ? RETURNING value"
+)
+COUNTER_GET: Final = Sql.same("SELECT value FROM counters WHERE name = ?")
 
 # -- info -----------------------------------------------------------------------------------
 COUNTS: Final = Sql.same(
