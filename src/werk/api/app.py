@@ -17,6 +17,7 @@ from werk.api.routes import assets, health, ingest, keys, kpi, series
 from werk.errors import WerkError
 from werk.ingest import Ingest
 from werk.settings import Settings
+from werk.sharing.door import ReadDoor
 from werk.store import Store, open_store
 
 log = logging.getLogger("werk.api")
@@ -76,6 +77,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.door = ReadDoor()
     problems.install(app)
     for router in (
         health.router,

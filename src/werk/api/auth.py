@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from werk.api.credentials import hash_secret
 from werk.errors import AuthError, Forbidden
+from werk.sharing.door import ReadDoor
+from werk.sharing.principal import Principal, Role
 from werk.store import Store
-
-
-class Role(StrEnum):
-    """What a principal may do."""
-
-    ADMIN = "admin"
-    ENGINEER = "engineer"
-    VIEWER = "viewer"
-    EDGE = "edge"
-
 
 READ_ROLES = frozenset({Role.ADMIN, Role.ENGINEER, Role.VIEWER})
 INGEST_ROLES = frozenset({Role.ADMIN, Role.EDGE})
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling."""
-
-    name: str
-    role: Role
-    edge: str | None = None
 
 
 def authenticate(store: Store, admin_key: str | None, authorization: str | None) -> Principal:
@@ -46,7 +27,7 @@ def authenticate(store: Store, admin_key: str | None, authorization: str | None)
         raise AuthError("send an API key as 'Authorization: Bearer <key>'", field="Authorization")
     secret = authorization[7:].strip()
     if admin_key and hmac.compare_digest(secret.encode(), admin_key.encode()):
-        return Principal(name="admin", role=Role.ADMIN)
+        return Principal(name="admin", role=Role.ADMIN, kind="admin")
     key = store.key_by_hash(hash_secret(secret))
     if key is None:
         raise AuthError("API key is not known", key="auth.unknown_key", field="Authorization")
@@ -56,7 +37,10 @@ def authenticate(store: Store, admin_key: str | None, authorization: str | None)
             key="auth.revoked_key",
             field="Authorization",
         )
-    return Principal(name=key.name, role=Role(key.role), edge=key.edge)
+    role = Role(key.role)
+    return Principal(
+        name=key.name, role=role, edge=key.edge, kind="edge" if role == Role.EDGE else "key"
+    )
 
 
 def current_principal(request: Request) -> Principal:
@@ -80,3 +64,12 @@ def _needs(roles: frozenset[Role], what: str) -> object:
 Reader = Annotated[Principal, Depends(_needs(READ_ROLES, "read data"))]
 Writer = Annotated[Principal, Depends(_needs(INGEST_ROLES, "ingest data"))]
 Admin = Annotated[Principal, Depends(_needs(frozenset({Role.ADMIN}), "manage keys"))]
+
+
+def read_door(request: Request) -> ReadDoor:
+    """FastAPI dependency: the app's one read door (every read of stored data passes it)."""
+    door: ReadDoor = request.app.state.door
+    return door
+
+
+Door = Annotated[ReadDoor, Depends(read_door)]

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
-from werk.api.auth import Admin, Role
+from werk.api.auth import Admin
 from werk.api.credentials import create_key
+from werk.sharing.principal import Role
 from werk.store import ApiKey, Store
 
 router = APIRouter(tags=["keys"])
