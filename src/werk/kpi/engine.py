@@ -23,14 +23,11 @@ A window is *final* when it ended more than ``settle`` ago and no recomputation 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -48,8 +45,9 @@ from werk.kpi.calendar import (
     span,
 )
 from werk.kpi.mapping import DEFAULT_MAPPING, MappingTable, StateMapping, override_from_dict
-from werk.kpi.model import Finding, TimeModel
-from werk.kpi.oee import KpiResult, Kpis, kpi_columns, kpi_findings, kpis
+from werk.kpi.materialised import Key, Materialised
+from werk.kpi.model import TimeModel
+from werk.kpi.oee import KpiResult, kpi_findings, kpis
 from werk.kpi.recompute import Timeline, impact
 from werk.kpi.rollup import BenchmarkRow, LossNode, ParetoRow, benchmark, downtime_pareto, loss_tree
 from werk.kpi.table import TimeModelTable, concat
@@ -124,20 +122,6 @@ def mapping_table(assets: AssetModel) -> MappingTable:
             if s.state_mapping is not None
         },
     )
-
-
-def _kpis_at(columns: Mapping[str, npt.NDArray[np.float64]], row: int) -> Kpis:
-    """Return the KPIs of one row of vectorised KPI columns (NaN: undefined)."""
-    values: dict[str, float | timedelta | None] = {}
-    for name, column in columns.items():
-        value = float(column[row])
-        if math.isnan(value):
-            values[name] = None
-        elif name in ("mtbf", "mttr"):
-            values[name] = timedelta(seconds=value)
-        else:
-            values[name] = value
-    return Kpis(**values)  # type: ignore[arg-type]
 
 
 def _diff(a: TimeModel, b: TimeModel) -> TimeModel:
@@ -218,8 +202,8 @@ class KpiEngine:
         self.clock = clock
         self.lookback = lookback
         self.lookahead = lookahead
-        self._results: dict[tuple[str, Granularity, str], KpiResult] = {}
-        self._pending: set[tuple[str, Granularity, str]] = set()
+        self._pending: set[Key] = set()
+        self._results = Materialised(self._is_final)
 
     # -- the asset model -------------------------------------------------------------------------
 
@@ -347,34 +331,17 @@ class KpiEngine:
         Results are materialised, with machine-level ones; versions go up only when a value
         changed since the last computation.
         """
-        table, machines = self._machines(path, start, end, by)
-        if len(machines) and all(r.path == path for r in machines):
-            return machines
+        table = self.table(path, start, end, by)
+        if len(table.paths) == 1 and table.paths[0] == path:
+            return self._results.revise_table(table, build=True)
+        self._results.revise_table(table, build=False)
         return self._rollup(path, table)
 
     def machine_results(
         self, path: str, start: datetime, end: datetime, by: Granularity = Granularity.SHIFT
     ) -> list[KpiResult]:
         """Return the KPIs of each machine under ``path`` per window (materialised, versioned)."""
-        return self._machines(path, start, end, by)[1]
-
-    def _machines(
-        self, path: str, start: datetime, end: datetime, by: Granularity
-    ) -> tuple[TimeModelTable, list[KpiResult]]:
-        table = self.table(path, start, end, by)
-        return table, self._table_results(table)
-
-    def _table_results(self, table: TimeModelTable) -> list[KpiResult]:
-        found: dict[tuple[str | None, str | None], list[Finding]] = {}
-        for f in table.findings:
-            found.setdefault((f.path, f.window), []).append(f)
-        columns = kpi_columns(table)
-        out = []
-        for i in range(len(table)):
-            p, w, m = table.path(i), table.window(i), table.model(i)
-            findings = tuple(found.get((p, w.label), ())) + tuple(kpi_findings(m, p, w.label))
-            out.append(self._revise(KpiResult(p, w, m, _kpis_at(columns, i), findings)))
-        return out
+        return self._results.revise_table(self.table(path, start, end, by), build=True)
 
     def _rollup(self, path: str, table: TimeModelTable) -> list[KpiResult]:
         # Sites in other zones have their own window of the same label: one row per label.
@@ -387,21 +354,11 @@ class KpiEngine:
                 else replace(old, start=min(old.start, w.start), end=max(old.end, w.end))
             )
         rolled = table.regroup(lambda _: path, lambda w: spans[w.label])
-        return sorted(self._table_results(rolled), key=lambda r: (r.window.start, r.window.label))
+        results = self._results.revise_table(rolled, build=True)
+        return sorted(results, key=lambda r: (r.window.start, r.window.label))
 
-    def _revise(self, current: KpiResult) -> KpiResult:
-        key = (current.path, current.window.by, current.window.label)
-        previous = self._results.get(key)
-        final = current.window.end + self.settle <= utc(self.clock()) and key not in self._pending
-        current = replace(current, final=final)
-        if previous is None:
-            revised = replace(current, version=1)
-        elif previous.model == current.model and previous.findings == current.findings:
-            revised = replace(previous, final=final)
-        else:
-            revised = replace(current, version=previous.version + 1)
-        self._results[key] = revised
-        return revised
+    def _is_final(self, key: Key, window: Window) -> bool:
+        return window.end + self.settle <= utc(self.clock()) and key not in self._pending
 
     def losses(self, path: str, start: datetime, end: datetime) -> Losses:
         """Return the loss tree and downtime Pareto of ``path`` over the range."""
@@ -433,7 +390,7 @@ class KpiEngine:
         model = self.assets
         now = utc(self.clock())
         if by is None:
-            by = sorted({g for _, g, _ in self._results}, key=list(Granularity).index) or [
+            by = sorted(self._results.granularities(), key=list(Granularity).index) or [
                 Granularity.SHIFT
             ]
         touched: dict[tuple[str, Granularity], dict[str, Window]] = {}
@@ -474,25 +431,24 @@ class KpiEngine:
                 key = (path, granularity, w.label)
                 old = self._results.get(key)
                 found = tuple(table.findings_of(i)) + tuple(kpi_findings(m, path, w.label))
-                new = self._revise(KpiResult(path, w, m, kpis(m), found))
+                new = self._results.revise(KpiResult(path, w, m, kpis(m), found))
                 revisions.append(Revision(path, w, old.version if old else 0, new.version))
                 if old is None or new.version == old.version:
                     continue
                 delta = _diff(new.model, old.model)
-                for (p, g, label), result in list(self._results.items()):
+                for (p, g, label), entry in self._results.items():
                     if g is granularity and label == w.label and p != path and is_under(path, p):
-                        moved = result.model + delta
-                        before = result.version
-                        after = self._revise(
-                            KpiResult(p, result.window, moved, kpis(moved), result.findings)
+                        moved = entry.model + delta
+                        before = entry.version
+                        after = self._results.revise(
+                            KpiResult(p, entry.window, moved, kpis(moved), entry.findings)
                         )
-                        revisions.append(Revision(p, result.window, before, after.version))
+                        revisions.append(Revision(p, entry.window, before, after.version))
         return revisions
 
     def materialised(self, path: str, by: Granularity) -> list[KpiResult]:
         """Return the materialised results of ``path`` at granularity ``by``, in time order."""
-        found = [r for (p, g, _), r in self._results.items() if p == path and g is by]
-        return sorted(found, key=lambda r: r.window.start)
+        return self._results.of(path, by)
 
 
 def _events_of(table: pa.Table) -> list[Event]:

@@ -248,18 +248,20 @@ def kpi_findings(
 ) -> list[Finding]:
     """Return the findings the KPIs themselves raise: effectiveness above 100 % (bad PRI)."""
     if model.unpriced == 0 and model.ideal > model.apt > timedelta(0):
-        value = model.ideal / model.apt
-        return [
-            Finding(
-                "master_data.effectiveness_over_100",
-                f"effectiveness {value:.1%} exceeds 100 %: the planned run time per item (ideal "
-                "cycle time) of a product is too long",
-                path,
-                window,
-                {"effectiveness": value},
-            )
-        ]
+        return [effectiveness_finding(model.ideal / model.apt, path, window)]
     return []
+
+
+def effectiveness_finding(value: float, path: str | None, window: str | None) -> Finding:
+    """Return the master-data warning of an effectiveness ``value`` above 100 %."""
+    return Finding(
+        "master_data.effectiveness_over_100",
+        f"effectiveness {value:.1%} exceeds 100 %: the planned run time per item (ideal "
+        "cycle time) of a product is too long",
+        path,
+        window,
+        {"effectiveness": value},
+    )
 
 
 def is_final(window: Window, watermark: datetime | None, settle: timedelta) -> bool:
