@@ -30,6 +30,7 @@ Key = tuple[str, Granularity, str]
 F64 = npt.NDArray[np.float64]
 _DURATIONS: Final = frozenset({"mtbf", "mttr"})
 _US: Final = timedelta(microseconds=1)
+_OVER: Final = "master_data.effectiveness_over_100"
 
 
 def model_digest(model: TimeModel) -> bytes:
@@ -66,6 +67,8 @@ class Entry:
         table: The table the value comes from (None once ``result`` is set).
         row: Its row there.
         result: The built result (without ``final``, which depends on the time of asking).
+        over: Effectiveness when above 100 % (a finding added when the result is built; the
+            digest already tells it apart).
     """
 
     path: str
@@ -76,6 +79,7 @@ class Entry:
     table: TimeModelTable | None = None
     row: int = -1
     result: KpiResult | None = None
+    over: float | None = None
 
     def build(self, final: bool) -> KpiResult:
         """Return the result, built once."""
@@ -83,10 +87,16 @@ class Entry:
             assert self.table is not None  # one of the two is always set
             model = self.table.model(self.row)
             self.result = KpiResult(
-                self.path, self.window, model, kpis(model), self.findings, self.version
+                self.path, self.window, model, kpis(model), self.all_findings(), self.version
             )
             self.table = None
         return replace(self.result, version=self.version, final=final)
+
+    def all_findings(self) -> tuple[Finding, ...]:
+        """Return the findings, with the effectiveness warning where it applies."""
+        if self.over is None:
+            return self.findings
+        return (*self.findings, effectiveness_finding(self.over, self.path, self.window.label))
 
     @property
     def model(self) -> TimeModel:
@@ -129,8 +139,10 @@ class Materialised:
         """Materialise one result; its version goes up when its value or findings changed."""
         key = (current.path, current.window.by, current.window.label)
         digest = model_digest(current.model)
+        findings = tuple(f for f in current.findings if f.key != _OVER)
+        over = next((f.detail for f in current.findings if f.key == _OVER and f.detail), None)
         old = self._entries.get(key)
-        if old is not None and old.digest == digest and old.findings == current.findings:
+        if old is not None and old.digest == digest and old.findings == findings:
             return self.result(key)
         version = 1 if old is None else old.version + 1
         self._entries[key] = Entry(
@@ -138,8 +150,9 @@ class Materialised:
             current.window,
             version,
             digest,
-            current.findings,
+            findings,
             result=replace(current, version=version, final=False),
+            over=None if over is None else float(over["effectiveness"]),
         )
         return self.result(key)
 
@@ -169,17 +182,17 @@ class Materialised:
             path, window = table.path(i), table.window(i)
             key = (path, window.by, window.label)
             findings = tuple(found.get((path, window.label), ()))
-            if i in over_rows:
-                findings += (effectiveness_finding(over_rows[i], path, window.label),)
             old = entries.get(key)
             if old is None or old.digest != digests[i] or old.findings != findings:
                 version = 1 if old is None else old.version + 1
-                result = None
+                entry = Entry(path, window, version, digests[i], findings, table, i)
+                entry.over = over_rows.get(i)
                 if build:
                     model = table.model(i)
-                    result = KpiResult(path, window, model, kpis_at(columns, i), findings)
-                source = None if result is not None else table
-                entries[key] = Entry(path, window, version, digests[i], findings, source, i, result)
+                    found_all = entry.all_findings()
+                    entry.result = KpiResult(path, window, model, kpis_at(columns, i), found_all)
+                    entry.table = None
+                entries[key] = entry
             if build:
                 out.append(self.result(key))
         return out

@@ -233,6 +233,16 @@ class Store(Protocol):
         (columns of :data:`werk.samples.EVENT_SCHEMA`)."""
         ...
 
+    def count_sums(
+        self, prefix: str, start: datetime, end: datetime, *, origin: datetime, step: timedelta
+    ) -> pa.Table:
+        """Return the count events under ``prefix`` in ``[start, end)`` summed per path, product
+        and ``step``-long bucket from ``origin``: one count event per bucket, at the time of its
+        first count. Counts without a product are summed per path and instant only. For the KPI
+        engine, whose window edges all lie on bucket edges; counts before ``origin`` are left
+        out; rows in no particular order."""
+        ...
+
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """Return the newest dead letters first."""
         ...

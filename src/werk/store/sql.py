@@ -84,6 +84,22 @@ EVENTS: Final = Sql.same(
 )
 """``{kinds}`` is replaced by ``AND kind IN (?, ...)`` or nothing."""
 EVENT_PATHS: Final = Sql.same("SELECT DISTINCT path FROM events")
+# For the KPI engine: count events summed per (path, product, bucket); counts without a product
+# per (path, instant), since product events decide their product. Bucket numbers are whole
+# divisions (DuckDB ``//``, PostgreSQL ``/`` on bigint): a float would put a count a few ns from an
+# edge into the wrong bucket.
+_COUNT_SUMS: Final = (
+    "SELECT path, min(ts) AS ts, 'count' AS kind, NULL AS code, NULL AS reason, product, "
+    "CAST(sum(good) AS BIGINT) AS good, CAST(sum(scrap) AS BIGINT) AS scrap, "
+    "CAST(sum(rework) AS BIGINT) AS rework, NULL AS active FROM events "
+    "WHERE ts >= ? AND ts < ? AND (? = '' OR path = ? OR starts_with(path, ?)) "
+    "AND kind = 'count' "
+    "GROUP BY path, product, CASE WHEN product IS NULL THEN ts ELSE (ts - ?) {div} ? END"
+)
+EVENT_COUNT_SUMS: Final = Sql(
+    _COUNT_SUMS.replace("{div}", "//"),
+    _COUNT_SUMS.replace("{div}", "/").replace("?", "%s"),
+)
 
 # -- retention ------------------------------------------------------------------------------
 RETENTION_SET: Final = Sql.same(
