@@ -13,12 +13,27 @@ from fastapi import FastAPI
 
 import werk
 from werk.api import problems
-from werk.api.routes import assets, health, ingest, keys, kpi, series
+from werk.api.hub import Hub
+from werk.api.routes import (
+    assets,
+    events,
+    export,
+    health,
+    ingest,
+    keys,
+    kpi,
+    overview,
+    series,
+    signals,
+    stream,
+)
+from werk.api.routes import edge as edge_routes
 from werk.errors import WerkError
 from werk.ingest import Ingest
 from werk.settings import Settings
 from werk.sharing.door import ReadDoor
 from werk.store import Store, open_store
+from werk.web import static_app
 
 log = logging.getLogger("werk.api")
 
@@ -78,6 +93,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.door = ReadDoor()
+    app.state.hub = Hub()  # live stream pub/sub, fed by the ingest route after each commit
     problems.install(app)
     for router in (
         health.router,
@@ -88,4 +104,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         assets.router,
     ):
         app.include_router(router, prefix="/api/v1")
+    for router in (events.router, signals.router, stream.router, overview.router, export.router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(edge_routes.router, prefix="/api/v1")
+    app.mount("/", static_app(), name="web")  # the dashboard; last, so /api/v1 routes win
     return app

@@ -123,6 +123,14 @@ class Readings:
 
     samples: pa.RecordBatch
     events: pa.RecordBatch
+    origin: str | None = None
+    """Where these readings come from when that can be read twice (a file's content hash).
+
+    The edge agent records it in its buffer in the same transaction as the readings and drops
+    readings whose origin it has recorded before: a file read again after a crash, between the
+    buffer's commit and the source's own bookkeeping, is stored once. Live protocol readings
+    leave it None.
+    """
 
     @classmethod
     def of(cls, samples: Iterable[Sample] = (), events: Iterable[Event] = ()) -> Readings:
