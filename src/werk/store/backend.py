@@ -35,13 +35,17 @@ from werk.errors import Conflict, InvalidInput, MigrationError, NotFound, StoreE
 from werk.samples import EVENT_SCHEMA, UTC_NS, from_ns, to_ns
 from werk.store import sql
 from werk.store.base import (
+    GENESIS,
     Agg,
     ApiKey,
+    AuditAppend,
+    AuditEntry,
     DeadLetter,
     Document,
     RetentionRule,
     StoreInfo,
     WriteResult,
+    chain_hash,
 )
 from werk.store.buckets import bucket_edges, check_bucket, zone
 from werk.store.latest import BlockCache, Blocks, blocks_of, empty_block
@@ -983,6 +987,56 @@ class SqlStore(ABC, Generic[C]):
         with self._reading() as c:
             rows = self._rows(c, self._q(sql.COUNTER_GET), (name,))
         return int(rows[0][0]) if rows else 0
+
+    # -- audit (werk.sharing) ----------------------------------------------------------------
+    def append_audit(self, records: Sequence[AuditAppend]) -> int:
+        """Append chained audit records in one transaction; see :meth:`Store.append_audit`."""
+        with self._writing() as c:
+            if self.dialect == "postgres":
+                self._execute(c, sql.AUDIT_LOCK)
+            head = self._rows(c, self._q(sql.AUDIT_HEAD))
+            seq, prev = (int(head[0][0]), str(head[0][1])) if head else (0, GENESIS)
+            for record in records:
+                seq += 1
+                digest = chain_hash(prev, seq, record.body)
+                self._execute(
+                    c,
+                    self._q(sql.AUDIT_ADD),
+                    (
+                        seq,
+                        to_ns(record.ts),
+                        record.participant,
+                        record.owner,
+                        record.agreement,
+                        record.body,
+                        prev,
+                        digest,
+                    ),
+                )
+                prev = digest
+            if records:
+                self._execute(c, self._q(sql.AUDIT_LENGTH_SET), (seq,))
+        return seq
+
+    def audit_entries(
+        self, *, after: int = 0, limit: int = 1000, participant: str | None = None
+    ) -> list[AuditEntry]:
+        """Return audit records after ``after``; see :meth:`Store.audit_entries`."""
+        with self._reading() as c:
+            if participant is None:
+                rows = self._rows(c, self._q(sql.AUDIT_ALL), (after, limit))
+            else:
+                rows = self._rows(
+                    c, self._q(sql.AUDIT_OF), (after, participant, participant, limit)
+                )
+        return [
+            AuditEntry(int(q), from_ns(int(t)), p, o, a, b, ph, h)
+            for q, t, p, o, a, b, ph, h in rows
+        ]
+
+    def audit_length(self) -> int:
+        """Return how many audit records were appended."""
+        return self.counter("audit.length")
 
 
 def _key_conflict(name: str) -> Conflict:

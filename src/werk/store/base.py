@@ -12,11 +12,12 @@ Tables returned are Arrow tables; timestamps are ``timestamp[ns, UTC]``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -120,6 +121,43 @@ class Document:
     version: int
     body: dict[str, object]
     valid_from: datetime
+
+
+# -- audit (werk.sharing) -------------------------------------------------------------------
+GENESIS: Final = "0" * 64
+"""``prev_hash`` of the first audit record."""
+
+
+def chain_hash(prev_hash: str, seq: int, body: str) -> str:
+    """Return the hash of audit record ``seq``: SHA-256 over the previous hash, the sequence
+    number and the canonical JSON body, so altering, removing or reordering a record breaks
+    every hash after it."""
+    return hashlib.sha256(f"{prev_hash}\n{seq}\n{body}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditAppend:
+    """One audit record to append: the body is canonical JSON; the rest are copies for queries."""
+
+    ts: datetime
+    participant: str
+    owner: str
+    agreement: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One stored audit record."""
+
+    seq: int
+    ts: datetime
+    participant: str
+    owner: str
+    agreement: str | None
+    body: str
+    prev_hash: str
+    hash: str
 
 
 @runtime_checkable
@@ -321,6 +359,25 @@ class Store(Protocol):
 
     def counter(self, name: str) -> int:
         """Return the value of counter ``name`` (0 when it was never incremented)."""
+        ...
+
+    # -- audit (werk.sharing) --------------------------------------------------------------
+    def append_audit(self, records: Sequence[AuditAppend]) -> int:
+        """Append records to the audit log in one transaction, chaining each to the one before
+        (:func:`chain_hash`); return the sequence number of the last. Appends from several
+        processes are serialised; nothing else ever changes or deletes a record."""
+        ...
+
+    def audit_entries(
+        self, *, after: int = 0, limit: int = 1000, participant: str | None = None
+    ) -> list[AuditEntry]:
+        """Return records with ``seq > after`` in order, at most ``limit``; with ``participant``
+        only those it made or that concern its data (``participant`` or ``owner`` column)."""
+        ...
+
+    def audit_length(self) -> int:
+        """Return how many records were appended (kept apart from the table, so that a removed
+        last record is noticed)."""
         ...
 
     # -- API keys --------------------------------------------------------------------------

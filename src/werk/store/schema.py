@@ -21,6 +21,8 @@ documents         versioned JSON documents: kind, key, version, body, valid_from
                   health and the like are other kinds)
 counters          name → value: exact counters shared by every process (uses of an agreement,
                   login attempts), incremented atomically with an optional limit
+audit_log         the sharing audit trail: seq, ts, participant, owner, agreement, body (JSON),
+                  prev_hash, hash — append-only, each row chained to the one before
 ================  ============================================================================
 
 Timestamps are BIGINT nanoseconds since the epoch in both backends: the wire format is
@@ -236,7 +238,33 @@ _V3 = Migration(
     postgres=(_COUNTERS,),
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
+# -- audit (werk.sharing) --------------------------------------------------------------------
+# Append-only, hash-chained: hash = sha256(prev_hash, seq, body); see werk.store.base.chain_hash.
+# owner and participant are copies of fields in body, kept as columns so a participant's view
+# of the log is a query.
+_AUDIT = """CREATE TABLE audit_log (
+    seq BIGINT PRIMARY KEY,
+    ts BIGINT NOT NULL,
+    participant TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    agreement TEXT,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+)"""
+
+_V4 = Migration(
+    version=4,
+    description="audit log (hash-chained record of every sharing decision and change)",
+    duckdb=(_AUDIT,),
+    postgres=(
+        _AUDIT,
+        "CREATE INDEX audit_log_participant ON audit_log (participant, seq)",
+        "CREATE INDEX audit_log_owner ON audit_log (owner, seq)",
+    ),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version

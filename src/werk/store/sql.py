@@ -164,6 +164,26 @@ COUNTER_ADD: Final = Sql.same(
 )
 COUNTER_GET: Final = Sql.same("SELECT value FROM counters WHERE name = ?")
 
+# -- audit (werk.sharing) -------------------------------------------------------------------
+AUDIT_COLUMNS: Final = "seq, ts, participant, owner, agreement, body, prev_hash, hash"
+AUDIT_LOCK: Final = "LOCK TABLE audit_log IN EXCLUSIVE MODE"
+"""PostgreSQL only: appends from several processes take turns (DuckDB has one writer)."""
+AUDIT_HEAD: Final = Sql.same("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+AUDIT_ADD: Final = Sql.same(
+    f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+AUDIT_ALL: Final = Sql.same(
+    f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"
+)
+AUDIT_OF: Final = Sql.same(
+    f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND (participant = ? OR owner = ?) "
+    "ORDER BY seq LIMIT ?"
+)
+AUDIT_LENGTH_SET: Final = Sql.same(
+    "INSERT INTO counters (name, value) VALUES ('audit.length', ?) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+
 # -- info -----------------------------------------------------------------------------------
 COUNTS: Final = Sql.same(
     "SELECT (SELECT count(*) FROM series), (SELECT count(*) FROM samples),"
