@@ -94,4 +94,8 @@ async def ingest(
         batch_key=idempotency_key,
         source=principal.name,
     )
+    if not result.duplicate:  # live streams see committed rows only (werk.api.hub)
+        await request.app.state.hub.publish(
+            body, request.headers.get("content-type"), request.headers.get("content-encoding")
+        )
     return IngestPublic.model_validate(result, from_attributes=True)
