@@ -1,14 +1,19 @@
-"""Authenticate callers by API key and name what they may do."""
+"""Authenticate callers (admin key, API key, login token) and name what they may do.
+
+Roles are granted on asset paths (:mod:`werk.sharing.principal`). The dependencies here gate
+routes coarsely — may this principal read somewhere, ingest, administer the platform — and the
+read door (:data:`Door`) decides each read path by path.
+"""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
-from werk.api.credentials import hash_secret
-from werk.errors import AuthError, Forbidden
+from werk.api.identity import COOKIE, Identity
+from werk.errors import Forbidden
 from werk.sharing.door import ReadDoor
 from werk.sharing.principal import Principal, Role
 from werk.store import Store
@@ -17,53 +22,49 @@ READ_ROLES = frozenset({Role.ADMIN, Role.ENGINEER, Role.VIEWER})
 INGEST_ROLES = frozenset({Role.ADMIN, Role.EDGE})
 
 
-def authenticate(store: Store, admin_key: str | None, authorization: str | None) -> Principal:
-    """Return the principal for an ``Authorization`` header value.
-
-    Raises:
-        AuthError: no bearer token, an unknown one, or a revoked one.
-    """
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise AuthError("send an API key as 'Authorization: Bearer <key>'", field="Authorization")
-    secret = authorization[7:].strip()
-    if admin_key and hmac.compare_digest(secret.encode(), admin_key.encode()):
-        return Principal(name="admin", role=Role.ADMIN, kind="admin")
-    key = store.key_by_hash(hash_secret(secret))
-    if key is None:
-        raise AuthError("API key is not known", key="auth.unknown_key", field="Authorization")
-    if key.revoked_at is not None:
-        raise AuthError(
-            f"API key {key.name!r} was revoked at {key.revoked_at.isoformat()}",
-            key="auth.revoked_key",
-            field="Authorization",
-        )
-    role = Role(key.role)
-    return Principal(
-        name=key.name, role=role, edge=key.edge, kind="edge" if role == Role.EDGE else "key"
-    )
+def identity_of(state: State) -> Identity:
+    """Return the app's identity resolver (made on first use from its store and settings)."""
+    found: Identity | None = getattr(state, "identity", None)
+    store: Store = state.store
+    if found is None or found.store is not store:
+        found = Identity(store, state.settings)
+        state.identity = found
+    return found
 
 
 def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller."""
-    state = request.app.state
-    admin = state.settings.admin_key.get_secret_value() if state.settings.admin_key else None
-    return authenticate(state.store, admin, request.headers.get("authorization"))
+    """FastAPI dependency: the authenticated caller (bearer header first, then the cookie)."""
+    return identity_of(request.app.state).principal(
+        request.headers.get("authorization"), request.cookies.get(COOKIE)
+    )
 
 
-def _needs(roles: frozenset[Role], what: str) -> object:
+def _needs(roles: frozenset[Role], what: str, *, everywhere: bool = False) -> object:
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in roles:
+        # ``everywhere``: a role granted on one site does not make a platform administrator
+        if principal.role not in roles or (
+            everywhere and principal.role == Role.ADMIN and not principal.may(Role.ADMIN, "")
+        ):
             raise Forbidden(
-                f"role {principal.role} may not {what}", key="auth.forbidden", role=principal.role
+                f"{principal.kind} {principal.name!r} may not {what}",
+                key="auth.forbidden",
+                role=principal.role,
             )
         return principal
 
     return check
 
 
+Authenticated = Annotated[Principal, Depends(current_principal)]
+"""Any authenticated caller."""
 Reader = Annotated[Principal, Depends(_needs(READ_ROLES, "read data"))]
-Writer = Annotated[Principal, Depends(_needs(INGEST_ROLES, "ingest data"))]
-Admin = Annotated[Principal, Depends(_needs(frozenset({Role.ADMIN}), "manage keys"))]
+Writer = Annotated[Principal, Depends(_needs(INGEST_ROLES, "ingest data", everywhere=True))]
+Admin = Annotated[
+    Principal, Depends(_needs(frozenset({Role.ADMIN}), "administer the platform", everywhere=True))
+]
+"""Admin on the root: the platform administrators."""
+SubtreeAdmin = Annotated[Principal, Depends(_needs(frozenset({Role.ADMIN}), "manage users"))]
+"""Admin somewhere: manages users within its subtrees (routes check each path)."""
 
 
 def read_door(request: Request) -> ReadDoor:

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from werk.errors import ConfigError
 
+WEAK_SECRETS = frozenset({"changeme", "change-me", "secret", "werk", "dev"})
+"""Placeholder token secrets refused outside dev mode (besides anything under 32 characters)."""
+
 
 def _default_data_dir() -> Path:
     return Path.cwd() / ".werk"
@@ -58,6 +61,24 @@ class Settings(BaseSettings):
         "without an admin key.",
     )
     log_level: str = Field(default="info", description="Log level of the server.")
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="Key signing login tokens (HMAC-SHA256), at least 32 characters. Empty: "
+        "a random one is made and kept in the data directory (set it when several API "
+        "processes share one store, so a token from one is accepted by all).",
+    )
+    token_ttl_s: int = Field(
+        default=900, ge=30, le=86_400, description="How long a login token is valid, in seconds."
+    )
+    login_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins allowed per user within login_window_s (four times as many "
+        "per client address) before further tries are refused with 429.",
+    )
+    login_window_s: int = Field(
+        default=300, ge=1, description="Window the failed logins are counted in, in seconds."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -66,6 +87,12 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"binding to {self.host} needs WERK_ADMIN_KEY set (or WERK_DEV=1)",
                 field="host",
+            )
+        secret = self.token_secret.get_secret_value() if self.token_secret else None
+        if not self.dev and secret is not None and (len(secret) < 32 or secret in WEAK_SECRETS):
+            raise ConfigError(
+                "WERK_TOKEN_SECRET must be at least 32 random characters (or WERK_DEV=1)",
+                field="token_secret",
             )
         return self
 

@@ -55,7 +55,10 @@ class Principal:
         name: User name or key name.
         role: The highest role of any grant (what the principal may do somewhere).
         participant: The tenant the principal belongs to.
-        grants: Roles on paths; a principal without grants holds ``role`` on everything.
+        grants: Roles on paths. A platform key without grants (the admin key, keys made
+            before grants existed) holds ``role`` on everything; users and other participants'
+            keys hold only what they are granted (a supplier without grants reads nothing by
+            role, only under agreements).
         edge: Edge id, for edge keys.
         kind: How it authenticated.
     """
@@ -68,8 +71,10 @@ class Principal:
     kind: Literal["admin", "key", "user", "edge"] = "key"
 
     def effective_grants(self) -> tuple[Grant, ...]:
-        """Return the grants, or ``role`` on the root for a principal without any."""
-        return self.grants or (Grant("", self.role),)
+        """Return the grants, or ``role`` on the root for a platform key without any."""
+        if self.grants or self.participant != PLATFORM or self.kind == "user":
+            return self.grants
+        return (Grant("", self.role),)
 
     def role_on(self, path: str) -> Role | None:
         """Return the highest role held on ``path`` (granted there or on an ancestor)."""
