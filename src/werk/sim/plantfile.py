@@ -94,7 +94,14 @@ def _template(silo: Silo, m: _Machine) -> list[dict[str, object]]:
             _point("good_counter", "good", address=1, type="uint16"),
             _point("scrap_counter", "scrap", address=2, type="uint16"),
             *(
-                _signal(s, address=FLOAT_BASE + 2 * i, type="float32", word_order="big")
+                _signal(
+                    s,
+                    address=FLOAT_BASE + 2 * i,
+                    type="float32",
+                    word_order="big",
+                    low=s.low,
+                    high=s.high,
+                )
                 for i, s in enumerate(m.specs)
             ),
         ]
