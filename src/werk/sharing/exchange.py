@@ -70,6 +70,10 @@ class Exchange:
         self.listeners: list[Callable[[str], None]] = []
         """Called with an agreement id whenever it changes (the enforcer's cache)."""
 
+    def close(self) -> None:
+        """Flush the audit log and stop its writer."""
+        self.audit.close()
+
     # -- participants (cached: every read asks who owns a path) ----------------------------------
     def people(self) -> list[Participant]:
         """Return the participants, re-read at most every 2 s."""
