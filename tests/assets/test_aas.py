@@ -156,7 +156,23 @@ def test_files_that_are_no_aas_are_refused_with_their_name(model: AssetModel) ->
     assert caught.value.fields["file"] == "x.json"
     with pytest.raises(ConfigError, match="not a valid AAS JSON"):
         from_aas(b"\xff\xfe not json", "y.json")
+    with pytest.raises(ConfigError, match="no werk shells found among 0 shells"):
+        from_aas(b'{"assetAdministrationShells": []}', "empty.json")
     broken = to_aasx(model)[:500]
     with pytest.raises(ConfigError, match="not a valid AASX package") as caught:
         from_aas(broken, "z.aasx")
     assert caught.value.fields["file"] == "z.aasx"
+
+
+def test_the_cli_writes_aasx_from_a_fleet_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from werk.cli.assets import app
+
+    fleet = Path(__file__).parents[2] / "src/werk/sim/fleets/default.yaml"
+    out = tmp_path / "fleet.aasx"
+    result = CliRunner().invoke(
+        app, ["export", "--fleet", str(fleet), "--format", "aasx", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert from_aas(out.read_bytes(), str(out)) == asset_model(load_fleet(fleet))

@@ -458,6 +458,13 @@ def from_aas(data: bytes, file: str = "<AAS>") -> AssetModel:
             sm_elements = _elements(subs["WerkInstance"])
             entry = _instance_entry(r, at, sm_elements, subs.get("Nameplate"), name)
             groups["instances"].append(entry)
+    if not any(groups.values()):
+        raise ConfigError(
+            f"no werk shells found among {len(shells)} shells: a site, type or machine shell "
+            "carries a WerkSite, WerkType or WerkInstance submodel",
+            key=_KEY,
+            file=file,
+        )
     # The same order as a merged model: sites and instances by path, types by name and version.
     groups["sites"].sort(key=lambda e: str(e[0]["path"]))
     groups["types"].sort(key=lambda e: (str(e[0]["name"]), str(e[0]["version"])))
