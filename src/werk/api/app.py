@@ -23,15 +23,20 @@ from werk.api.routes import (
     keys,
     kpi,
     overview,
+    participants,
     series,
     signals,
     stream,
+    users,
 )
+from werk.api.routes import auth as auth_routes
+from werk.api.routes import dsp as dsp_routes
 from werk.api.routes import edge as edge_routes
+from werk.api.routes import sharing as sharing_routes
 from werk.errors import WerkError
 from werk.ingest import Ingest
 from werk.settings import Settings
-from werk.sharing.door import ReadDoor
+from werk.sharing.enforcement import open_door
 from werk.store import Store, open_store
 from werk.web import static_app
 
@@ -59,6 +64,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         own = store is None
         the_store = store if store is not None else open_store(settings.resolved_store_url())
         app.state.store = the_store
+        app.state.door, app.state.sharing = open_door(the_store)  # agreements + audit
         app.state.ingest = Ingest(
             the_store,
             max_body_bytes=settings.max_body_bytes,
@@ -79,6 +85,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                 retention.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await retention
+            app.state.sharing.close()  # flush the last audit records
             if own:
                 the_store.close()
 
@@ -92,7 +99,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.door = ReadDoor()
     app.state.hub = Hub()  # live stream pub/sub, fed by the ingest route after each commit
     problems.install(app)
     for router in (
@@ -107,5 +113,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     for router in (events.router, signals.router, stream.router, overview.router, export.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(edge_routes.router, prefix="/api/v1")
+    app.include_router(sharing_routes.router, prefix="/api/v1")
+    app.include_router(dsp_routes.router, prefix="/api/v1")
+    app.include_router(dsp_routes.well_known)  # /.well-known/dspace-version, unversioned
+    for router in (auth_routes.router, users.router, participants.router):
+        app.include_router(router, prefix="/api/v1")
     app.mount("/", static_app(), name="web")  # the dashboard; last, so /api/v1 routes win
     return app

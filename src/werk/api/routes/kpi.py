@@ -1,4 +1,9 @@
-"""ISO 22400 KPIs, losses and the cross-plant benchmark of any asset over any range."""
+"""ISO 22400 KPIs, losses and the cross-plant benchmark of any asset over any range.
+
+Each read passes the read door (as a ``kpi`` or ``losses`` read). A path the caller may see
+whole is computed as asked; a prefix of which it may see only parts is computed over those parts
+only: KPIs per visible part, losses and the benchmark over the visible machines together.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,71 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from werk.api.auth import Reader
+from werk.api.auth import Door, Reader
 from werk.api.params import parse_path, parse_time
 from werk.api.routes.assets import assets_of
-from werk.errors import InvalidInput
+from werk.errors import InvalidInput, NotFound
 from werk.kpi import KpiResult, LossNode
-from werk.kpi.engine import KpiEngine, parse_by
+from werk.kpi.calendar import Granularity, Window
+from werk.kpi.engine import KpiEngine, Losses, parse_by
 from werk.kpi.oee import KPI_NAMES
-from werk.kpi.rollup import BenchmarkRow, ParetoRow
+from werk.kpi.rollup import BenchmarkRow, ParetoRow, benchmark, downtime_pareto, loss_tree
+from werk.kpi.table import TimeModelTable, concat
+from werk.samples import utc
+from werk.sharing.door import Decision, ReadDoor, ReadKind, ReadRequest, Scope
+from werk.sharing.principal import Principal
 
 router = APIRouter(tags=["kpi"])
 
 PathParam = Annotated[str, Query(description="Asset path: machine, line, area, site, enterprise.")]
 FromParam = Annotated[str, Query(alias="from", description="Start: ISO 8601, now, or -7d.")]
 ToParam = Annotated[str, Query(description="End (exclusive): ISO 8601, now, or -1h.")]
+AgreementParam = Annotated[
+    str | None, Query(description="Agreement the read is made under (reads of others' data).")
+]
+PurposeParam = Annotated[str | None, Query(description="Purpose of the read (ODRL purpose).")]
+
+
+def _door(
+    door: ReadDoor,
+    principal: Principal,
+    kind: ReadKind,
+    path: str,
+    window: tuple[Any, Any],
+    agreement: str | None,
+    purpose: str | None,
+) -> tuple[Decision, Scope, Any, Any]:
+    """Pass the door; return the decision, its scope and the window clamped to it."""
+    start, end = window
+    decision, scope = door.check(
+        principal,
+        ReadRequest(kind, path, start=start, end=end, agreement=agreement, purpose=purpose),
+    )
+    lo, hi = scope.window(start, end)
+    lo, hi = lo or start, hi or end
+    if hi <= lo:  # nothing of the range lies inside what may be read
+        door.record(decision, 0)
+        raise NotFound(
+            f"no data of {path} may be read in that range", key="access.not_found", path=path
+        )
+    return decision, scope, lo, hi
+
+
+def _visible_table(
+    found: KpiEngine, scope: Scope, start: Any, end: Any, by: Granularity
+) -> TimeModelTable:
+    """Return the time model of the machines in the scope's paths (parts without any skipped)."""
+    tables = []
+    for prefix in scope.paths:
+        try:
+            tables.append(found.table(prefix, start, end, by))
+        except NotFound:
+            continue
+    if not tables:
+        raise NotFound(
+            f"no machines under {', '.join(scope.paths)}", key="kpi.no_machines", field="path"
+        )
+    return concat(tables)
 
 
 def engine(request: Request) -> KpiEngine:
@@ -89,19 +145,42 @@ def result_row(r: KpiResult, names: tuple[str, ...]) -> dict[str, Any]:
 @router.get("/kpi", operation_id="kpi", summary="KPIs of an asset per shift, day, week or month")
 async def kpi(
     request: Request,
-    _: Reader,
+    principal: Reader,
+    door: Door,
     path: PathParam,
     from_: FromParam,
     to: ToParam = "now",
     by: Annotated[str, Query(description="shift, day, week or month")] = "shift",
     kpi: Annotated[str | None, Query(description="Comma-separated KPIs (default: all).")] = None,
+    agreement: AgreementParam = None,
+    purpose: PurposeParam = None,
 ) -> JSONResponse:
-    """Compute the ISO 22400 KPIs of ``path`` (its machines summed) per window in plant time."""
+    """Compute the ISO 22400 KPIs of ``path`` (its machines summed) per window in plant time.
+
+    A caller who may see only parts of ``path`` gets the KPIs of each visible part instead.
+    """
     granularity = parse_by(by)
     names = _kpi_names(kpi)
     the_path, start, end = _range(path, from_, to)
-    results = await asyncio.to_thread(engine(request).results, the_path, start, end, granularity)
+    decision, scope, start, end = _door(
+        door, principal, ReadKind.KPI, the_path, (start, end), agreement, purpose
+    )
+    found = engine(request)
+
+    def compute() -> list[KpiResult]:
+        if scope.paths == (the_path,):
+            return found.results(the_path, start, end, granularity)
+        results: list[KpiResult] = []
+        for prefix in scope.paths:
+            try:
+                results.extend(found.results(prefix, start, end, granularity))
+            except NotFound:  # a granted part without machines
+                continue
+        return results
+
+    results = await asyncio.to_thread(compute)
     rows = [result_row(r, names) for r in results]
+    door.record(decision, len(rows))
     return JSONResponse(
         {
             "path": the_path,
@@ -139,11 +218,37 @@ def _pareto(row: ParetoRow) -> dict[str, Any]:
 
 @router.get("/losses", operation_id="losses", summary="Loss tree and downtime Pareto")
 async def losses(
-    request: Request, _: Reader, path: PathParam, from_: FromParam, to: ToParam = "now"
+    request: Request,
+    principal: Reader,
+    door: Door,
+    path: PathParam,
+    from_: FromParam,
+    to: ToParam = "now",
+    agreement: AgreementParam = None,
+    purpose: PurposeParam = None,
 ) -> JSONResponse:
-    """Split the time of ``path`` over the range into the six big losses; rank downtime causes."""
+    """Split the time of ``path`` over the range into the six big losses; rank downtime causes.
+
+    A caller who may see only parts of ``path`` gets the losses of those parts together.
+    """
     the_path, start, end = _range(path, from_, to)
-    found = await asyncio.to_thread(engine(request).losses, the_path, start, end)
+    decision, scope, start, end = _door(
+        door, principal, ReadKind.LOSSES, the_path, (start, end), agreement, purpose
+    )
+    the_engine = engine(request)
+
+    def compute() -> Losses:
+        if scope.paths == (the_path,):
+            return the_engine.losses(the_path, start, end)
+        table = _visible_table(the_engine, scope, start, end, Granularity.RANGE)
+        model = table.total()
+        window = Window(
+            utc(start), utc(end), Granularity.RANGE, utc(start).date(), table.windows[0].label
+        )
+        return Losses(the_path, window, model, loss_tree(model), downtime_pareto(table))
+
+    found = await asyncio.to_thread(compute)
+    door.record(decision, len(found.pareto) + 1)
     return JSONResponse(
         {
             "path": found.path,
@@ -172,15 +277,32 @@ def _bench(row: BenchmarkRow, names: tuple[str, ...]) -> dict[str, Any]:
 @router.get("/kpi/benchmark", operation_id="kpi_benchmark", summary="Sites side by side")
 async def kpi_benchmark(
     request: Request,
-    _: Reader,
+    principal: Reader,
+    door: Door,
     path: PathParam,
     from_: FromParam,
     to: ToParam = "now",
     kpi: Annotated[str | None, Query(description="Comma-separated KPIs (default: all).")] = None,
+    agreement: AgreementParam = None,
+    purpose: PurposeParam = None,
 ) -> JSONResponse:
-    """Compare the sites under ``path`` (an enterprise) over the range, ranked by OEE."""
+    """Compare the sites under ``path`` (an enterprise) over the range, ranked by OEE.
+
+    A caller who may see only parts of ``path`` gets those parts ranked among themselves.
+    """
     names = _kpi_names(kpi)
     the_path, start, end = _range(path, from_, to)
-    rows = await asyncio.to_thread(engine(request).benchmark, the_path, start, end)
+    decision, scope, start, end = _door(
+        door, principal, ReadKind.KPI, the_path, (start, end), agreement, purpose
+    )
+    the_engine = engine(request)
+
+    def compute() -> list[BenchmarkRow]:
+        if scope.paths == (the_path,):
+            return the_engine.benchmark(the_path, start, end)
+        return benchmark(_visible_table(the_engine, scope, start, end, Granularity.RANGE))
+
+    rows = await asyncio.to_thread(compute)
     body = [_bench(r, names) for r in rows]
+    door.record(decision, len(body))
     return JSONResponse({"path": the_path, "count": len(body), "rows": body})

@@ -1,25 +1,73 @@
-"""Read series, latest values and ranges; JSON by default, Arrow with ``Accept``."""
+"""Read series, latest values and ranges; JSON by default, Arrow with ``Accept``.
+
+Every read passes the read door first (ARCHITECTURE.md, "Reads go through one door"): the door
+permits it as asked (the owner's own reads: no filtering at all), narrows it (only the granted
+sub-paths are read, one store read per granted prefix; signals, window and bucket floor of an
+agreement are applied), or denies it (404 for a path the caller may not see).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request, Response
 
-from werk.api.auth import Reader
+from werk.api.auth import Door, Reader
 from werk.api.params import parse_path, parse_time
 from werk.api.tables import table_response
 from werk.assets.paths import validate_signal
 from werk.errors import InvalidInput, PathError
+from werk.sharing.door import ReadKind, ReadRequest, Scope
 from werk.store import Agg, Store
-from werk.store.buckets import parse_bucket
+from werk.store.buckets import format_bucket, parse_bucket
 
 router = APIRouter(tags=["series"])
 
 PathQuery = Annotated[
     str | None, Query(description="Asset path; everything at or below it (empty: all).")
 ]
+AgreementQuery = Annotated[
+    str | None, Query(description="Agreement the read is made under (reads of others' data).")
+]
+PurposeQuery = Annotated[str | None, Query(description="Purpose of the read (ODRL purpose).")]
+
+
+def untouched(scope: Scope, path: str, signals: list[str] | None) -> bool:
+    """Return whether a read of ``path`` is permitted exactly as asked (nothing to filter)."""
+    asked = None if signals is None else frozenset(signals)
+    return (
+        scope.paths == (path,)
+        and (scope.signals is None or scope.signals == asked)
+        and scope.start is None
+        and scope.end is None
+    )
+
+
+def scoped_read(
+    scope: Scope,
+    path: str,
+    signals: list[str] | None,
+    read: Callable[[str, list[str] | None], pa.Table],
+) -> pa.Table:
+    """Read ``path`` within ``scope``: as asked when untouched, else per granted prefix, filtered.
+
+    ``read(prefix, signals)`` reads one prefix ("" is everything) with a signal list.
+    """
+    if untouched(scope, path, signals):
+        return read(path, signals)
+    names = signals
+    if scope.signals is not None:
+        names = sorted(scope.signals if signals is None else scope.signals & set(signals))
+        if not names:
+            return read(path, signals).slice(0, 0)
+    # a prefix wider than the scope is read only where it is granted
+    tables = [read(prefix, names) for prefix in scope.paths]
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    return scope.filter(table)
 
 
 def _signals(signal: list[str] | None) -> list[str] | None:
@@ -35,30 +83,63 @@ def _signals(signal: list[str] | None) -> list[str] | None:
 
 
 @router.get("/series", operation_id="list_series", summary="Series under a path")
-async def series(request: Request, _: Reader, path: PathQuery = None) -> Response:
+async def series(
+    request: Request,
+    principal: Reader,
+    door: Door,
+    path: PathQuery = None,
+    agreement: AgreementQuery = None,
+    purpose: PurposeQuery = None,
+) -> Response:
     """List the series (path + signal, unit, value type) at or below ``path``."""
     store: Store = request.app.state.store
-    table = await asyncio.to_thread(store.series, parse_path(path))
+    the_path = parse_path(path) or ""
+    decision, scope = door.check(
+        principal,
+        ReadRequest(ReadKind.SERIES, the_path, agreement=agreement, purpose=purpose),
+    )
+    table = await asyncio.to_thread(
+        scoped_read, scope, the_path, None, lambda p, _: store.series(p or None)
+    )
+    door.record(decision, table.num_rows)
     return table_response(request, table)
 
 
 @router.get("/latest", operation_id="latest", summary="Newest value of each series")
 async def latest(
     request: Request,
-    _: Reader,
+    principal: Reader,
+    door: Door,
     path: PathQuery = None,
     signal: Annotated[list[str] | None, Query(description="Only these signals.")] = None,
+    agreement: AgreementQuery = None,
+    purpose: PurposeQuery = None,
 ) -> Response:
     """Return the newest sample of every series at or below ``path``."""
     store: Store = request.app.state.store
-    table = await asyncio.to_thread(store.latest, parse_path(path), _signals(signal))
+    the_path, names = parse_path(path) or "", _signals(signal)
+    decision, scope = door.check(
+        principal,
+        ReadRequest(
+            ReadKind.LATEST,
+            the_path,
+            tuple(names) if names else None,
+            agreement=agreement,
+            purpose=purpose,
+        ),
+    )
+    table = await asyncio.to_thread(
+        scoped_read, scope, the_path, names, lambda p, s: store.latest(p or None, s)
+    )
+    door.record(decision, table.num_rows)
     return table_response(request, table)
 
 
 @router.get("/range", operation_id="range", summary="Samples over time, raw or downsampled")
 async def range_(
     request: Request,
-    _: Reader,
+    principal: Reader,
+    door: Door,
     path: Annotated[str, Query(description="Asset path of the machine (or a prefix).")],
     from_: Annotated[str, Query(alias="from", description="Start: ISO 8601, now, or -7d.")],
     to: Annotated[str, Query(description="End (exclusive): ISO 8601, now, or -1h.")] = "now",
@@ -69,6 +150,8 @@ async def range_(
     agg: Annotated[Agg, Query(description="Aggregation within a bucket.")] = Agg.AVG,
     tz: Annotated[str, Query(description="IANA time zone buckets align to.")] = "UTC",
     descendants: Annotated[bool, Query(description="Include assets below the path.")] = False,
+    agreement: AgreementQuery = None,
+    purpose: PurposeQuery = None,
 ) -> Response:
     """Read samples of one asset (or a subtree) in ``[from, to)``."""
     store: Store = request.app.state.store
@@ -83,17 +166,43 @@ async def range_(
             field="to",
         )
     width = parse_bucket(bucket) if bucket else None
-    table = await asyncio.to_thread(
-        store.range,
-        the_path,
-        start,
-        end,
-        signals=_signals(signal),
-        descendants=descendants,
-        bucket=width,
-        agg=agg,
-        tz=tz,
+    names = _signals(signal)
+    decision, scope = door.check(
+        principal,
+        ReadRequest(
+            ReadKind.RANGE,
+            the_path,
+            tuple(names) if names else None,
+            start,
+            end,
+            width,
+            agreement=agreement,
+            purpose=purpose,
+        ),
     )
+    lo, hi = scope.window(start, end)
+    start, end = lo or start, hi or end
+    if scope.bucket(width) != width:  # an aggregation floor raises the bucket
+        width = scope.bucket(width)
+        bucket = format_bucket(width) if width is not None else None
+
+    def read(prefix: str, signals: list[str] | None) -> pa.Table:
+        return store.range(
+            prefix or the_path,
+            start,
+            max(start, end),  # a window wholly outside the agreement's reads nothing
+            signals=signals,
+            # a granted part below the asked path is read as a subtree
+            descendants=descendants or prefix != the_path,
+            bucket=width,
+            agg=agg,
+            tz=tz,
+        )
+
+    table = await asyncio.to_thread(scoped_read, scope, the_path, names, read)
+    if not descendants and not untouched(scope, the_path, names):
+        table = table.filter(pc.equal(table.column("path"), the_path))
+    door.record(decision, table.num_rows)
     return table_response(
         request,
         table,
