@@ -31,6 +31,7 @@ def _add_optional_groups() -> None:
         ("werk.cli.sim", "sim"),
         ("werk.cli.kpi", "kpi"),
         ("werk.cli.assets", "assets"),
+        ("werk.cli.export", "export"),
         ("werk.cli.edge", "edge"),
     ):
         try:
