@@ -50,7 +50,7 @@ from werk.kpi.mapping import DEFAULT_MAPPING, MappingTable, StateMapping, overri
 from werk.kpi.materialised import Key, Materialised
 from werk.kpi.model import TimeModel
 from werk.kpi.oee import KpiResult, kpi_findings, kpis
-from werk.kpi.recompute import Timeline, impact
+from werk.kpi.recompute import Timeline, impact, windows_between
 from werk.kpi.rollup import BenchmarkRow, LossNode, ParetoRow, benchmark, downtime_pareto, loss_tree
 from werk.kpi.table import TimeModelTable, concat
 from werk.kpi.timemodel import time_models
@@ -61,6 +61,8 @@ KINDS: Final = ["state", "count", "order", "product"]
 """The event kinds that enter time models."""
 
 _MARGIN = timedelta(days=40)
+_EXACT_IMPACT_MAX = 500
+"""Events of one machine in one recomputation above which impacts are not traced one by one."""
 
 
 def plant_calendar(site: SiteSpec, start: datetime, end: datetime) -> PlantCalendar:
@@ -430,28 +432,25 @@ class KpiEngine:
                 Granularity.SHIFT
             ]
         touched: dict[tuple[str, Granularity], dict[str, Window]] = {}
+        by_path: dict[str, list[Event]] = {}
         for e in events:
-            inst = model.instance(e.path)
-            site = model.site(e.path)
-            calendar = plant_calendar(site, utc(e.ts) - _MARGIN, utc(e.ts) + _MARGIN)
-            timeline = None
-            mapping = mapping_table(model).for_machine(e.path, f"{inst.type}@{inst.version}")
-            if e.kind in (EventKind.STATE, EventKind.ORDER, EventKind.PRODUCT):
-                around = self.store.events(
-                    e.path,
-                    utc(e.ts) - self.lookback,
-                    utc(e.ts) + self.lookback,
-                    kinds=[e.kind.value],
-                )
-                timeline = Timeline.of(
-                    [x for x in _events_of(around) if x.path == e.path and x != e], e.kind
-                )
-            for w in impact(
-                calendar, e, timeline=timeline, mapping=mapping, by=by, until=now, gaps=False
-            ):
-                if (e.path, w.by, w.label) not in self._results:
-                    continue  # never materialised: the next query computes it fresh
-                touched.setdefault((e.path, w.by), {})[w.label] = w
+            if e.kind.value in KINDS:
+                by_path.setdefault(e.path, []).append(e)
+        mappings = mapping_table(model)
+        for path, mine in sorted(by_path.items()):
+            if not self._results.has_path(path):
+                continue  # nothing of this machine materialised: the next query computes fresh
+            try:
+                inst = model.instance(path)
+            except NotFound:
+                continue  # a machine the asset model does not know has no KPIs
+            site = model.site(path)
+            lo, hi = min(utc(e.ts) for e in mine), max(utc(e.ts) for e in mine)
+            calendar = plant_calendar(site, lo - _MARGIN, hi + _MARGIN)
+            mapping = mappings.for_machine(path, f"{inst.type}@{inst.version}")
+            for w in self._touched(path, mine, calendar, mapping, by, now, lo, hi):
+                if (path, w.by, w.label) in self._results:
+                    touched.setdefault((path, w.by), {})[w.label] = w
         revisions: list[Revision] = []
         for (path, granularity), windows in sorted(touched.items(), key=lambda kv: kv[0]):
             keys = [(path, granularity, label) for label in windows]
@@ -481,6 +480,65 @@ class KpiEngine:
                         )
                         revisions.append(Revision(p, entry.window, before, after.version))
         return revisions
+
+    def _touched(
+        self,
+        path: str,
+        events: list[Event],
+        calendar: PlantCalendar,
+        mapping: StateMapping,
+        by: Sequence[Granularity],
+        now: datetime,
+        lo: datetime,
+        hi: datetime,
+    ) -> list[Window]:
+        """Return the windows the events of one machine touch (one store read per kind)."""
+        if len(events) > _EXACT_IMPACT_MAX:
+            # A backfill (an edge back after a night offline): exact spans would cost a timeline
+            # pass per event; every window from the first event's day to now is re-derived, and
+            # versions still move only where a value changed.
+            start = lo - self.lookback
+            return windows_between(calendar, start, max(now, hi), by, gaps=False)
+        known: dict[EventKind, list[Event]] = {}
+        for kind in {e.kind for e in events} - {EventKind.COUNT}:
+            around = self.store.events(
+                path, lo - self.lookback, hi + self.lookback, kinds=[kind.value]
+            )
+            known[kind] = [x for x in _events_of(around) if x.path == path]
+        out: list[Window] = []
+        for e in events:
+            timeline = None
+            if e.kind in known:
+                # Its span is what the timeline without it and with it differ by.
+                timeline = Timeline.of([x for x in known[e.kind] if x != e], e.kind)
+            out += impact(
+                calendar, e, timeline=timeline, mapping=mapping, by=by, until=now, gaps=False
+            )
+        return out
+
+    def has_materialised(self) -> bool:
+        """Tell whether any result was materialised (only then can late data revise one)."""
+        return len(self._results) > 0
+
+    def recompute_table(self, table: pa.Table) -> list[Revision]:
+        """Re-derive the materialised windows that a committed batch of events touches.
+
+        For the ingest path: cheap when nothing of the batch's machines is materialised (one
+        look-up per machine, no decoding of rows into objects).
+        """
+        if not len(self._results) or table.num_rows == 0:
+            return []
+        paths = pc.unique(table["path"]).to_pylist()
+        wanted = [p for p in paths if p is not None and self._results.has_path(p)]
+        if not wanted:
+            return []
+        mine = table.filter(
+            pc.and_(
+                pc.is_in(table["path"], pa.array(wanted, pa.string())),
+                pc.is_in(table["kind"], pa.array(KINDS, pa.string())),
+            )
+        )
+        return self.recompute(_events_of(mine)) if mine.num_rows else []
 
     def materialised(self, path: str, by: Granularity) -> list[KpiResult]:
         """Return the materialised results of ``path`` at granularity ``by``, in time order."""

@@ -114,9 +114,17 @@ class Materialised:
     def __init__(self, final: Callable[[Key, Window], bool]) -> None:
         self._final = final
         self._entries: dict[Key, Entry] = {}
+        self._paths: set[str] = set()
 
     def __contains__(self, key: Key) -> bool:
         return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def has_path(self, path: str) -> bool:
+        """Tell whether any result of ``path`` is materialised."""
+        return path in self._paths
 
     def get(self, key: Key) -> Entry | None:
         """Return the entry of a key, or None."""
@@ -124,11 +132,12 @@ class Materialised:
 
     def items(self) -> Iterator[tuple[Key, Entry]]:
         """Yield every key and entry (a snapshot: safe to revise while iterating)."""
+        # list() copies under the GIL: the API revises from other threads meanwhile.
         yield from list(self._entries.items())
 
     def granularities(self) -> set[Granularity]:
         """Return the granularities materialised so far."""
-        return {g for _, g, _ in self._entries}
+        return {g for _, g, _ in list(self._entries)}
 
     def result(self, key: Key) -> KpiResult:
         """Return the result of a materialised key."""
@@ -145,6 +154,7 @@ class Materialised:
         if old is not None and old.digest == digest and old.findings == findings:
             return self.result(key)
         version = 1 if old is None else old.version + 1
+        self._paths.add(current.path)
         self._entries[key] = Entry(
             current.path,
             current.window,
@@ -178,6 +188,7 @@ class Materialised:
         digests = [r.tobytes() for r in raw]
         out: list[KpiResult] = []
         entries = self._entries
+        self._paths.update(table.paths)
         for i in range(len(table)):
             path, window = table.path(i), table.window(i)
             key = (path, window.by, window.label)
@@ -199,5 +210,5 @@ class Materialised:
 
     def of(self, path: str, by: Granularity) -> list[KpiResult]:
         """Return the materialised results of ``path`` at granularity ``by``, in time order."""
-        keys = [k for k in self._entries if k[0] == path and k[1] is by]
+        keys = [k for k in list(self._entries) if k[0] == path and k[1] is by]
         return sorted((self.result(k) for k in keys), key=lambda r: r.window.start)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
 from werk.api.auth import Writer
+from werk.api.routes.kpi import after_ingest
 from werk.errors import Forbidden, InvalidInput, PayloadTooLarge
 from werk.ingest import Ingest
 
@@ -97,5 +98,12 @@ async def ingest(
     if not result.duplicate:  # live streams see committed rows only (werk.api.hub)
         await request.app.state.hub.publish(
             body, request.headers.get("content-type"), request.headers.get("content-encoding")
+        )
+    if result.events and not result.duplicate:  # late events re-derive the KPI windows they touch
+        await after_ingest(
+            request.app.state,
+            body,
+            request.headers.get("content-type"),
+            request.headers.get("content-encoding"),
         )
     return IngestPublic.model_validate(result, from_attributes=True)

@@ -8,16 +8,18 @@ only: KPIs per visible part, losses and the benchmark over the visible machines 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import State
 
 from werk.api.auth import Door, Reader
 from werk.api.params import parse_path, parse_time
 from werk.api.routes.assets import assets_of
-from werk.errors import InvalidInput, NotFound
+from werk.errors import InvalidInput, NotFound, WerkError
 from werk.kpi import KpiResult, LossNode
 from werk.kpi.calendar import Granularity, Window
 from werk.kpi.engine import KpiEngine, Losses, parse_by
@@ -29,6 +31,7 @@ from werk.sharing.door import Decision, ReadDoor, ReadKind, ReadRequest, Scope
 from werk.sharing.principal import Principal
 
 router = APIRouter(tags=["kpi"])
+log = logging.getLogger(__name__)
 
 PathParam = Annotated[str, Query(description="Asset path: machine, line, area, site, enterprise.")]
 FromParam = Annotated[str, Query(alias="from", description="Start: ISO 8601, now, or -7d.")]
@@ -89,6 +92,32 @@ def engine(request: Request) -> KpiEngine:
         found = KpiEngine(state.store, lambda: assets_of(state))
         state.kpi_engine = found
     return found
+
+
+async def after_ingest(
+    state: State, body: bytes, content_type: str | None, content_encoding: str | None
+) -> None:
+    """Re-derive the materialised KPI windows a committed batch of events touches.
+
+    Called by ``POST /ingest`` for batches that stored events (never for sample-only ones).
+    Nothing happens until some KPI was computed; a failure here is logged, not answered: the
+    batch is committed, and the next KPI query derives its windows from the store anyway.
+    """
+    found: KpiEngine | None = getattr(state, "kpi_engine", None)
+    if found is None or not found.has_materialised():
+        return
+    from werk.ingest.decode import decode, decompress, media_type
+
+    def run() -> None:
+        raw = decompress(body, content_encoding, max(len(body) * 64, 1 << 20))
+        events = decode(raw, media_type(content_type)).events
+        if events is not None and events.num_rows:
+            found.recompute_table(events)
+
+    try:
+        await asyncio.to_thread(run)
+    except WerkError as exc:
+        log.warning("KPI recomputation after ingest failed: %s", exc)
 
 
 def _range(path: str, from_: str, to: str) -> tuple[str, Any, Any]:
