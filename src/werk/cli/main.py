@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from werk.cli import demo, keys, query, server, store
+from werk.cli import demo, keys, query, server, store, users
 from werk.cli.output import fail
 from werk.errors import WerkError
 
@@ -21,6 +21,8 @@ demo.register(app)
 app.add_typer(query.app, name="query")
 app.add_typer(store.app, name="store")
 app.add_typer(keys.app, name="keys")
+app.add_typer(users.app, name="users")
+app.add_typer(users.participants_app, name="participants")
 
 
 def _add_optional_groups() -> None:
