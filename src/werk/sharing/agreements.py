@@ -56,7 +56,7 @@ def change_status(current: Status, new: Status, agreement_id: str) -> Status:
             f"agreement {agreement_id} is {current.value}; it cannot become {new.value}",
             key="sharing.illegal_status",
             agreement=agreement_id,
-            status=current.value,
+            current=current.value,
         )
     return new
 

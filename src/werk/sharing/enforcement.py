@@ -197,7 +197,7 @@ class Enforcer:
             request,
             permitted=True,
             scope=outcome.scope,
-            reasons=tuple(changes(asked, outcome.scope)),
+            reasons=tuple(changes(asked, outcome.scope, request.bucket)),
             agreement=agreement.id,
             policy_hash=agreement.policy_hash,
             owner=agreement.assigner,

@@ -146,7 +146,7 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else "…"
 
 
-def changes(before: Scope, after: Scope) -> list[Reason]:
+def changes(before: Scope, after: Scope, bucket: timedelta | None = None) -> list[Reason]:
     """Return the ``narrowed.*`` reasons for going from ``before`` to ``after``."""
     out: list[Reason] = []
     if before.paths != after.paths:
@@ -159,7 +159,8 @@ def changes(before: Scope, after: Scope) -> list[Reason]:
         out.append(
             Reason("narrowed.window", f"only data in [{_iso(after.start)}, {_iso(after.end)})")
         )
-    if before.bucket_floor != after.bucket_floor:
+    floor = after.bucket_floor
+    if floor is not None and floor != before.bucket_floor and (bucket is None or bucket < floor):
         out.append(
             Reason("narrowed.bucket", f"aggregated to buckets of at least {after.bucket_floor}")
         )
@@ -381,7 +382,7 @@ def evaluate(
                 None,
                 (Reason("policy.prohibited", f"prohibition[{i}] forbids {rule.action!r}"),),
             )
-    narrowed = changes(start, chosen.scope)
+    narrowed = changes(start, chosen.scope, request.bucket)
     return Outcome(
         "narrow" if narrowed else "permit",
         chosen.scope,

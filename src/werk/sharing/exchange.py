@@ -27,7 +27,7 @@ from werk.sharing.agreements import Agreement, Status, change_status
 from werk.sharing.audit import AuditLog, change_record
 from werk.sharing.catalog import DataAsset, Offer
 from werk.sharing.evaluation import Context, access_permitted
-from werk.sharing.negotiation import Message, Party, State, transition
+from werk.sharing.negotiation import BadMessage, Message, Party, State, transition
 from werk.sharing.participants import Participant, Participants, owner_of
 from werk.sharing.policy import Policy, canonical, checked
 from werk.sharing.principal import PLATFORM, Principal, Role
@@ -337,7 +337,7 @@ class Exchange:
         """
         offer_part = message.get("offer")
         if not isinstance(offer_part, dict) or not isinstance(offer_part.get("@id"), str):
-            raise InvalidInput(
+            raise BadMessage(
                 "the request needs offer.@id", key="dsp.invalid_message", field="offer"
             )
         consumer_pid = message.get("consumerPid") or _urn()
@@ -346,7 +346,7 @@ class Exchange:
         except NotFound:
             offer = None
         if offer is None or not self.visible(principal, offer):
-            raise InvalidInput(
+            raise BadMessage(
                 f"offer {offer_part['@id']!r} is not known to this provider",
                 key="dsp.unknown_offer",
                 field="offer.@id",

@@ -90,6 +90,14 @@ class IllegalTransition(InvalidInput):
     status = 400
 
 
+class BadMessage(InvalidInput):
+    """A protocol message that is malformed or names something the provider does not know
+    (DSP: 400 with an error body)."""
+
+    default_key = "dsp.invalid_message"
+    status = 400
+
+
 def transition(state: State | None, message: Message, sender: Party) -> State:
     """Return the state ``message`` from ``sender`` leads to from ``state``.
 
@@ -127,7 +135,7 @@ def message_of(type_name: str, event_type: str | None = None) -> Message:
     try:
         return Message(name)
     except ValueError as exc:
-        raise InvalidInput(
+        raise BadMessage(
             f"{type_name!r} (eventType {event_type!r}) is not a contract negotiation message",
             key="dsp.unknown_message",
             field="@type",

@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 
 from werk.api.auth import Authenticated
 from werk.api.routes.sharing import dsp_endpoint, exchange_of
-from werk.errors import InvalidInput, NotFound
+from werk.errors import NotFound
 from werk.sharing.catalog import DSPACE_CONTEXT, dcat_catalog
-from werk.sharing.negotiation import Message, message_of
+from werk.sharing.negotiation import BadMessage, Message, message_of
 
 VERSION: Final = "2025-1"
 
@@ -79,7 +79,7 @@ async def catalog_request(
     """Answer a ``CatalogRequestMessage`` with the requester's catalog (filters unsupported)."""
     body = plain(message)
     if body.get("filter"):
-        raise InvalidInput("catalog filters are not supported", key="dsp.filter", field="filter")
+        raise BadMessage("catalog filters are not supported", key="dsp.filter", field="filter")
     offers, total = await asyncio.to_thread(exchange_of(request).catalog, principal, size=500)
     return JSONResponse(
         dcat_catalog(
@@ -113,11 +113,11 @@ async def negotiation_request(
     """Open a negotiation with an initial ``ContractRequestMessage`` (201)."""
     body = plain(message)
     if str(body.get("@type", "")).removeprefix("dspace:") != "ContractRequestMessage":
-        raise InvalidInput(
+        raise BadMessage(
             "expected a ContractRequestMessage", key="dsp.invalid_message", field="@type"
         )
     if body.get("providerPid"):
-        raise InvalidInput(
+        raise BadMessage(
             "an initial request has no providerPid", key="dsp.invalid_message", field="providerPid"
         )
     found = await asyncio.to_thread(exchange_of(request).request, principal, body)
@@ -141,13 +141,13 @@ async def _message(
     body = plain(message)
     kind = message_of(str(body.get("@type", "")), body.get("eventType"))  # type: ignore[arg-type]
     if kind.value.split(":")[0] not in expect:
-        raise InvalidInput(
+        raise BadMessage(
             f"{kind.value} does not belong on this endpoint",
             key="dsp.invalid_message",
             field="@type",
         )
     if body.get("providerPid") not in (None, pid):
-        raise InvalidInput(
+        raise BadMessage(
             "providerPid does not match", key="dsp.invalid_message", field="providerPid"
         )
     found = await asyncio.to_thread(exchange_of(request).receive, principal, pid, kind, body)
