@@ -99,3 +99,10 @@ async def gather_until(
 def later(site: StaticSite, seconds: float = 1.0) -> None:
     """Advance the static site's clock."""
     site.clock += timedelta(seconds=seconds)
+
+
+async def connected(source: Source, within_s: float = 10.0) -> None:
+    """Wait until the source reports its connection up (subscriptions made)."""
+    async with asyncio.timeout(within_s):
+        while not source.health.connected:  # noqa: ASYNC110 - health is a plain flag, no event
+            await asyncio.sleep(0.02)
