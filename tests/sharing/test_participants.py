@@ -29,9 +29,14 @@ BUILDER = Participant(
 SUPPLIER = Participant("bolts", "Bolts & Co", ParticipantKind.SUPPLIER)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    the_store = open_store(f"duckdb:///{tmp_path / 'werk.duckdb'}")
+@pytest.fixture(params=["duckdb", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    url = (
+        f"duckdb:///{tmp_path / 'werk.duckdb'}"
+        if request.param == "duckdb"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    the_store = open_store(url)
     yield the_store
     the_store.close()
 
