@@ -136,10 +136,12 @@ def test_export_parquet_is_a_hive_lake_duckdb_reads(live: Live, tmp_path: Path) 
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    lake = duckdb.sql(
+    relation = duckdb.sql(
         f"SELECT site, count(*) AS n, count(DISTINCT day) AS days FROM "
         f"read_parquet('{out}/**/*.parquet', hive_partitioning=true) GROUP BY site ORDER BY site"
-    ).fetchall()
+    )
+    assert relation is not None
+    lake = relation.fetchall()
     assert [row[0] for row in lake] == sorted(s.split("/")[1] for s in live.sites)
     with Client(live.url, api_key=ADMIN) as werk:  # raw samples, BAD quality included
         direct = werk.range(live.sites[0], live.start, end, descendants=True)
