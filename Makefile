@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+	@# browser tests drive Debian's chromium; install it when missing (as root, or through sudo)
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y chromium >/dev/null; elif command -v sudo >/dev/null; then sudo apt-get -qq update && sudo DEBIAN_FRONTEND=noninteractive apt-get -qq install -y chromium >/dev/null; else echo "install chromium for the browser tests"; fi; }
 
 services:
 	@bash scripts/services.sh
