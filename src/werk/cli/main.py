@@ -35,6 +35,8 @@ def _add_optional_groups() -> None:
         ("werk.cli.assets", "assets"),
         ("werk.cli.export", "export"),
         ("werk.cli.edge", "edge"),
+        ("werk.cli.share", "share"),
+        ("werk.cli.audit", "audit"),
     ):
         try:
             module = import_module(module_name)
