@@ -19,6 +19,7 @@ SectionsFn = Callable[..., list[Section]]
 SECTIONS: Final[tuple[tuple[str, str], ...]] = (
     ("bench.simulator", "sections"),
     ("bench.kpi", "sections"),
+    ("bench.api", "sections"),
     ("bench.edge", "sections"),
 )
 """(module, function) of every extra section, in the order they appear in RESULTS.md."""

@@ -67,7 +67,8 @@ def load(server: Server, folder: Path) -> Live:
             headers={"Content-Type": "application/yaml"},
         ).raise_for_status()
         for kind in ("samples", "events"):
-            for index, body in enumerate(_batches(folder / "history" / kind)):
+            for index, item in enumerate(_batches(folder / "history" / kind)):
+                body = item[0] if isinstance(item, tuple) else item  # (body, rows) in newer demos
                 c.post(
                     "/api/v1/ingest",
                     content=body,

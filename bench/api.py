@@ -1,0 +1,175 @@
+"""Benchmark the API under concurrent load beside the same query made directly on the store.
+
+Three views a dashboard asks for: the fleet overview, a machine trend (the whole history in
+one-minute buckets) and a site's OEE per shift. Each is requested by 1, 10 and 50 concurrent
+httpx clients on 127.0.0.1 against a real uvicorn server; p50/p95/p99 latencies are printed
+beside the direct call (store or KPI engine, same process, same data) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.report import Section
+
+ADMIN = "bench-api-admin"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _load(
+    url: str, route: str, params: dict[str, str], clients: int, requests: int
+) -> list[float]:
+    times: list[float] = []
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+
+        async def worker() -> None:
+            while len(times) < requests:
+                began = time.perf_counter()
+                answer = await client.get(route, params=params)
+                answer.raise_for_status()
+                times.append(time.perf_counter() - began)
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return times
+
+
+def _direct(fn: Callable[[], object], n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def sections(*, smoke: bool, pg_admin_url: str) -> list[Section]:
+    """Run the API latency benchmark; ``smoke`` uses one day and fewer requests."""
+    import uvicorn
+    from pydantic import SecretStr
+
+    from werk.api import create_app
+    from werk.assets.document import dump_assets
+    from werk.cli.demo import _batches
+    from werk.kpi.calendar import Granularity
+    from werk.kpi.engine import KpiEngine
+    from werk.settings import Settings
+    from werk.sim.assets import asset_model
+    from werk.sim.fleet import default_fleet_path, load_fleet
+    from werk.sim.history import write_history
+    from werk.store import open_store
+
+    days = 1 if smoke else 7
+    requests = 10 if smoke else 200
+    folder = Path(tempfile.mkdtemp(prefix="werk-bench-api-"))
+    text = re.sub(
+        r"^sample_period:.*$", "sample_period: 60", default_fleet_path().read_text(), flags=re.M
+    )
+    (folder / "fleet.yaml").write_text(text)
+    fleet = load_fleet(folder / "fleet.yaml")
+    now = datetime.now(UTC)
+    start = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0) - timedelta(
+        days=days
+    )
+    write_history(fleet, start, days, folder / "history", truth=False)
+    settings = Settings(data_dir=folder, admin_key=SecretStr(ADMIN))
+    store = open_store(f"duckdb:///{folder / 'werk.duckdb'}")
+    app = create_app(settings, store=store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="werk[bench].api", daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    rows: list[list[str]] = []
+    try:
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120
+        ) as c:
+            model = asset_model(fleet)
+            c.post(
+                "/api/v1/assets",
+                content=dump_assets(model).encode(),
+                headers={"Content-Type": "application/yaml"},
+            ).raise_for_status()
+            for kind in ("samples", "events"):
+                for i, item in enumerate(_batches(folder / "history" / kind)):
+                    body = item[0] if isinstance(item, tuple) else item
+                    c.post(
+                        "/api/v1/ingest",
+                        content=body,
+                        headers={
+                            "Content-Type": "application/vnd.apache.arrow.stream",
+                            "Idempotency-Key": f"b:{kind}:{i}",
+                        },
+                    ).raise_for_status()
+        machine = model.instances[0].path
+        site = fleet.sites[0].path
+        lo, hi = start, start + timedelta(days=days)
+        engine = KpiEngine(store, model)
+        views: list[tuple[str, str, dict[str, str], Callable[[], object]]] = [
+            ("fleet overview", "/api/v1/overview", {}, lambda: store.latest(None, None)),
+            (
+                f"machine trend, {days} d in 1 min buckets",
+                "/api/v1/range",
+                {"path": machine, "from": lo.isoformat(), "to": hi.isoformat(), "bucket": "1m"},
+                lambda: store.range(machine, lo, hi, bucket=timedelta(minutes=1)),
+            ),
+            (
+                f"site shift OEE, {days} d",
+                "/api/v1/kpi",
+                {"path": site, "from": lo.isoformat(), "to": hi.isoformat(), "by": "shift"},
+                lambda: engine.results(site, lo, hi, Granularity.SHIFT),
+            ),
+        ]
+        for title, route, params, direct in views:
+            peer = _direct(direct, max(3, requests // 10))
+            rows.append(
+                [
+                    title,
+                    "store (direct)",
+                    "1",
+                    *(f"{_pct(peer, q) * 1000:.1f}" for q in (0.5, 0.95, 0.99)),
+                ]
+            )
+            for clients in (1, 10, 50):
+                times = asyncio.run(_load(url, route, params, clients, requests))
+                rows.append(
+                    [
+                        title,
+                        "API over HTTP",
+                        str(clients),
+                        *(f"{_pct(times, q) * 1000:.1f}" for q in (0.5, 0.95, 0.99)),
+                    ]
+                )
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        store.close()
+    return [
+        Section(
+            title="API latency under concurrent load (127.0.0.1)",
+            header=["view", "path", "clients", "p50 ms", "p95 ms", "p99 ms"],
+            rows=rows,
+            notes=[
+                f"default fleet ({len(fleet.sites)} sites, {len(model.instances)} machines), "
+                f"{days} d at 60 s samples, DuckDB; {requests} requests per level",
+                "direct peer of the overview: its heaviest store read (latest of every "
+                "series); its KPI part is cached 15 s, so under load it is mostly that read",
+            ],
+        )
+    ]
