@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.connectors.broker import private_broker
 from werk.connectors.base import Readings, Source
 from werk.samples import Event, Sample, batch_to_events, batch_to_samples
 from werk.sim.servers.static import StaticMachine, StaticSite
 from werk.sim.view import MachineState, SignalSpec, Silo
+
+__all__ = ["private_broker"]  # the fixture, for every connector test
 
 PRESS_SIGNALS = (
     SignalSpec("hydraulic_pressure", "bar", 0.0, 250.0),
@@ -105,4 +108,11 @@ async def connected(source: Source, within_s: float = 10.0) -> None:
     """Wait until the source reports its connection up (subscriptions made)."""
     async with asyncio.timeout(within_s):
         while not source.health.connected:  # noqa: ASYNC110 - health is a plain flag, no event
+            await asyncio.sleep(0.02)
+
+
+async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (a counter of a server or source moved)."""
+    async with asyncio.timeout(within_s):
+        while not condition():  # noqa: ASYNC110 - polling plain counters, there is no event
             await asyncio.sleep(0.02)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import aiomqtt
 import pytest
 
+from tests.connectors.broker import PASSWORD, USER, Broker
 from tests.connectors.conftest import connected, gather_until, later
-from tests.connectors.mqtt.conftest import PASSWORD, USER, Broker
 from werk.connectors.base import connector
 from werk.connectors.derive import BadReason
 from werk.connectors.mqtt import MqttConfig, MqttRoute
