@@ -126,3 +126,43 @@ def test_unreachable_server_is_unavailable_quickly() -> None:
     finally:
         store.close()
     assert time.monotonic() - began < 20
+
+
+def test_latest_merges_over_blocks_another_process_changed(pg: PostgresStore, pg_url: str) -> None:
+    """This process's cached blocks go stale when another one writes: the merge must notice,
+    both for blocks the batch changes and for blocks it leaves alone."""
+    t = ns("2026-01-05T00:00:00")
+    pg.write("a", sample_table([(M1, "s1", t, 1.0, 0), (M1, "s2", t, 1.0, 0)]))
+    other = PostgresStore(pg_url)
+    try:
+        # Changed here after `pg` cached the block: s1 newer, s2 newer.
+        other.write("b", sample_table([(M1, "s1", t + 10, 2.0, 0), (M1, "s2", t + 10, 2.0, 0)]))
+        # s1 is newer again (the block changes); a stale merge would lose s2 = 2.0.
+        pg.write("c", sample_table([(M1, "s1", t + 20, 3.0, 0)]))
+        assert pg.latest().column("value").to_pylist() == [3.0, 2.0]
+        assert other.latest().column("value").to_pylist() == [3.0, 2.0]
+        # Retention elsewhere empties s2's slot; a late sample for it, older than what this
+        # process cached, leaves the block unchanged by the cached view but must land.
+        other.set_retention(M1, timedelta(seconds=1))
+        other.apply_retention(dt(t + 20 + 10 * SECOND))
+        other.set_retention(M1, None)
+        pg.write("d", sample_table([(M1, "s2", t + 5, 9.0, 0)]))
+        assert pg.latest().column("value").to_pylist() == [9.0]
+    finally:
+        other.close()
+
+
+def test_a_pooled_connection_killed_by_the_server_is_replaced(
+    pg: PostgresStore, pg_url: str
+) -> None:
+    t = ns("2026-01-05T00:00:00")
+    pg.write("a", sample_table([(M1, "v", t, 1.0, 0)]))
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    time.sleep(0.2)  # the FATAL message reaches the pooled sockets
+    assert pg.latest().column("value").to_pylist() == [1.0]
+    assert not pg.write("b", sample_table([(M1, "v", t + 1, 2.0, 0)])).duplicate
+    assert pg.latest().column("value").to_pylist() == [2.0]

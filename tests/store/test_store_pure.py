@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from werk.samples import to_ns
 from werk.store.base import RetentionRule
 from werk.store.latest import BLOCK, EMPTY, BlockCache, Blocks, blocks_of, empty_block
+from werk.store.layouts import LayoutMemo
 from werk.store.resample import twa
 from werk.store.retention import NO_CUTOFF, cutoffs, ordered
 from werk.store.series import SeriesIndex
@@ -197,6 +198,51 @@ def test_series_index_resolves(collide: bool) -> None:
     assert index.signals.take(pa.array(order)).to_pylist() == ["s0", "s1", "s2"]
     assert len(index.select("acme/p/a/l/m1", ["s1"])) == 1  # segment-wise: not m10..m19
     index.close()
+
+
+def test_series_index_names_and_repeated_layouts() -> None:
+    index = SeriesIndex()
+    # Registered out of (path, signal) order: names come back in selection order all the same.
+    paths, signals = _pairs(30)
+    backwards = pa.array(np.arange(29, -1, -1))
+    index.add(np.arange(1, 31, dtype=np.int64), paths.take(backwards), signals.take(backwards))
+    whole = index.select("acme/p")
+    got_paths, got_signals = index.names_of(whole)
+    assert got_paths.to_pylist() == paths.to_pylist()
+    assert got_signals.to_pylist() == signals.to_pylist()
+    some = index.select("acme/p", ["s1"])  # not a run of the order: gathered
+    assert index.names_of(some)[1].to_pylist() == ["s1"] * 10
+    # A selection remembered before a new series arrives is forgotten when it does.
+    assert len(index.select("acme/p/a/l/m1")) == 3
+    index.add(np.array([99], dtype=np.int64), pa.array(["acme/p/a/l/m1"]), pa.array(["s9"]))
+    assert len(index.select("acme/p/a/l/m1")) == 4
+    assert index.names_of(index.select("acme/p/a/l/m1"))[1].to_pylist() == ["s0", "s1", "s2", "s9"]
+    # A layout resolved before answers from memory; an equal copy of it too, a changed one not.
+    first = index.resolve(paths, signals)
+    again = index.resolve(pa.array(paths.to_pylist()), pa.array(signals.to_pylist()))
+    assert again.tolist() == first.tolist()
+    changed = signals.to_pylist()
+    changed[15] = "s9"
+    ids = index.resolve(paths, pa.array(changed))
+    assert ids[15] == (99 if paths[15].as_py() == "acme/p/a/l/m1" else -1)
+    assert ids[:15].tolist() == first[:15].tolist()
+    index.close()
+
+
+def test_layout_memo_bounds_and_equality() -> None:
+    memo: LayoutMemo[int] = LayoutMemo(layouts=2, rows=100)
+    a, b, c = pa.array(["x"] * 10), pa.array(["y"] * 10), pa.array(["z"] * 10)
+    memo.put(1, a)
+    memo.put(2, b)
+    assert memo.get(pa.array(["x"] * 10)) == 1
+    memo.put(3, c)  # b was used least recently: it goes
+    assert (memo.get(a), memo.get(b), memo.get(c)) == (1, None, 3)
+    # Same fingerprint (length, ends, middle), different content: equality decides.
+    d = pa.array(["x"] * 4 + ["q"] + ["x"] * 5)
+    assert memo.get(d) is None
+    memo.put(4, pa.array(["w"] * 101))  # longer than the memo holds: not kept
+    assert memo.get(pa.array(["w"] * 101)) is None
+    assert memo.get(pa.chunked_array([["x"] * 5, ["x"] * 5])) == 1
 
 
 # -- retention ---------------------------------------------------------------------------------

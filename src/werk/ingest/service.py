@@ -16,6 +16,7 @@ from werk.errors import InvalidInput
 from werk.ingest.decode import decode, decompress, media_type
 from werk.ingest.validate import validate_events, validate_samples
 from werk.store import Store, WriteResult
+from werk.store.layouts import LayoutMemo
 
 DEAD_LETTER_PAYLOAD_MAX: Final = 16 * 1024 * 1024
 """Bytes of a rejected body kept in the dead-letter table; larger bodies are cut."""
@@ -28,6 +29,8 @@ class Ingest:
         self.store = store
         self.max_body_bytes = max_body_bytes
         self.future_tolerance_s = future_tolerance_s
+        # (path, signal) columns already found valid: an edge's point table is checked once.
+        self._valid: LayoutMemo[bool] = LayoutMemo()
 
     @staticmethod
     def content_key(body: bytes) -> str:
@@ -61,7 +64,10 @@ class Ingest:
             samples = events = None
             if decoded.samples is not None and decoded.samples.num_rows:
                 samples = validate_samples(
-                    decoded.samples, now=now, future_tolerance_s=self.future_tolerance_s
+                    decoded.samples,
+                    now=now,
+                    future_tolerance_s=self.future_tolerance_s,
+                    valid=self._valid,
                 )
             if decoded.events is not None and decoded.events.num_rows:
                 events = validate_events(

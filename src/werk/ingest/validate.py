@@ -30,6 +30,7 @@ from werk.samples import (
     EventKind,
     to_ns,
 )
+from werk.store.layouts import LayoutMemo
 
 EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 _PATH_RE: Final = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?){0,5}$"
@@ -169,9 +170,23 @@ def _check_paths(table: pa.Table, what: str) -> None:
     )
 
 
-def validate_samples(table: pa.Table, *, now: datetime, future_tolerance_s: int) -> pa.Table:
+def validate_samples(
+    table: pa.Table,
+    *,
+    now: datetime,
+    future_tolerance_s: int,
+    valid: LayoutMemo[bool] | None = None,
+) -> pa.Table:
     """Return ``table`` cast to the sample contract, or raise InvalidInput naming the first
-    bad row and column."""
+    bad row and column.
+
+    Args:
+        table: The decoded batch.
+        now: The time ``ts`` may not lie ahead of by more than ``future_tolerance_s``.
+        future_tolerance_s: Seconds of clock skew allowed.
+        valid: Path and signal columns already found valid: a batch repeating one of them skips
+            matching its names against the grammar; columns found valid here are added.
+    """
     what = "samples"
     _require(table, SAMPLE_SCHEMA.names, what)
     for field in SAMPLE_SCHEMA:
@@ -206,8 +221,17 @@ def validate_samples(table: pa.Table, *, now: datetime, future_tolerance_s: int)
             column="value",
         )
     _check_ts(table, what, now, future_tolerance_s)
-    _check_paths(table, what)
-    signals = table.column("signal")
+    paths, signals = table.column("path"), table.column("signal")
+    if valid is None or valid.get(paths, signals) is None:
+        _check_paths(table, what)
+        _check_signals(signals, what)
+        if valid is not None:
+            valid.put(True, paths, signals)
+    has_status = STATUS_FIELD.name in table.schema.names
+    return table.cast(SAMPLE_SCHEMA.append(STATUS_FIELD) if has_status else SAMPLE_SCHEMA)
+
+
+def _check_signals(signals: pa.ChunkedArray, what: str) -> None:
     bad_row = _first_bad(signals, _SIGNAL_RE)
     if bad_row is not None:
         row = bad_row
@@ -226,8 +250,6 @@ def validate_samples(table: pa.Table, *, now: datetime, future_tolerance_s: int)
             row=row,
             column="signal",
         )
-    has_status = STATUS_FIELD.name in table.schema.names
-    return table.cast(SAMPLE_SCHEMA.append(STATUS_FIELD) if has_status else SAMPLE_SCHEMA)
 
 
 def validate_events(table: pa.Table, *, now: datetime, future_tolerance_s: int) -> pa.Table:

@@ -553,16 +553,7 @@ class SqlStore(ABC, Generic[C]):
         with self._reading() as c:
             blocks = self._load_blocks(c, blocks_of(selection.ids), for_update=False)
         present, ts, value, quality = blocks.gather(selection.ids)
-        positions = selection.positions[present]
-        paths, names = self._series.paths, self._series.signals
-        if len(positions) and bool(np.all(np.diff(positions) == 1)):
-            # A whole subtree is one run of the sorted index: slicing beats gathering strings.
-            start = int(positions[0])
-            paths = paths.slice(start, len(positions))
-            names = names.slice(start, len(positions))
-        else:
-            at = pa.array(positions)
-            paths, names = paths.take(at), names.take(at)
+        paths, names = self._series.names_of(selection.positions[present])
         return pa.Table.from_arrays(
             [
                 paths,

@@ -72,6 +72,14 @@ class BlockCache:
         entry = self._blocks.get(block)
         return entry[1] if entry is not None and entry[0] == version else None
 
+    def current(self, blocks: Sequence[int]) -> list[tuple[int, bytes]] | None:
+        """Return (version, payload) of every block in ``blocks``, or None if one is unknown."""
+        entries = self._blocks
+        try:
+            return [entries[b] for b in blocks]
+        except KeyError:
+            return None
+
     def put(self, items: Iterable[tuple[int, int, bytes]]) -> None:
         """Remember (block, version, payload) of committed blocks; a newer version wins."""
         with self._lock:

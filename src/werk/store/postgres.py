@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
+import select
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -32,6 +33,7 @@ import numpy.typing as npt
 import psycopg
 import pyarrow as pa
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from werk.errors import StoreError, StoreUnavailable, WerkError
@@ -39,6 +41,7 @@ from werk.store import pgcopy, sql
 from werk.store.backend import Int64Array, Selection, SqlStore
 from werk.store.base import WriteResult
 from werk.store.buckets import MONDAY_EPOCH_DAY, NS
+from werk.store.latest import Blocks, blocks_of
 from werk.store.schema import Dialect
 from werk.store.tables import SampleColumns
 
@@ -57,6 +60,27 @@ PARTITION_LOCK: Final = 0x7765726B_0003
 
 _PARTITION: Final = re.compile(r"samples_w(\d{8})")
 _SAMPLE_TYPES: Final = ["int8", "float8", "int4", "int2", "int8"]
+
+
+_IDLE: Final = TransactionStatus.IDLE
+_INTRANS: Final = TransactionStatus.INTRANS
+_INERROR: Final = TransactionStatus.INERROR
+
+
+def _check(conn: Connection) -> None:
+    """Check a pooled connection before handing it out, without a round trip when it is quiet.
+
+    A server that shuts down or restarts tells every session so (a FATAL message) and closes the
+    socket: an idle connection with something to read is asked ``""`` (the pool's full check)
+    and replaced if that fails. A quiet socket is healthy as far as anyone can tell without
+    asking, and asking costs every call a round trip; a server that vanished without a word
+    fails the call itself, which raises StoreUnavailable as it should.
+    """
+    if conn.closed or conn.pgconn.status != ConnStatus.OK:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 def week_of(ts: Int64Array) -> Int64Array:
@@ -109,8 +133,10 @@ class PostgresStore(SqlStore[Connection]):
             max_size=pool_size,
             open=True,
             timeout=timeout,
-            check=ConnectionPool.check_connection,
-            kwargs={"connect_timeout": max(1, round(timeout))},
+            check=_check,
+            # Reads run in autocommit: no BEGIN and COMMIT round trips around a SELECT. Writes
+            # open their transaction themselves (see _writing and _claim).
+            kwargs={"connect_timeout": max(1, round(timeout)), "autocommit": True},
             name=f"werk-store[{self._where}]",
         )
 
@@ -163,6 +189,41 @@ class PostgresStore(SqlStore[Connection]):
     def _writing(self) -> Iterator[Connection]:
         with self._errors(), self._pool.connection() as conn, conn.transaction():
             yield conn
+
+    @contextmanager
+    def _writing_batch(self) -> Iterator[Connection]:
+        # BEGIN is left to the claim, which sends it in one round trip with the ledger insert.
+        with self._errors(), self._pool.connection() as conn:
+            try:
+                yield conn
+            except BaseException:
+                if conn.pgconn.transaction_status in (_INTRANS, _INERROR):
+                    with suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
+                raise
+            status = conn.pgconn.transaction_status
+            if status == _INERROR:  # pragma: no cover - every failed statement raised above
+                conn.execute("ROLLBACK")
+                raise StoreError("a batch's transaction failed", key="store.postgres")
+            if status == _INTRANS:
+                conn.execute("COMMIT")
+
+    def _claim(
+        self,
+        c: Connection,
+        batch_key: str,
+        committed_ns: int,
+        samples: int,
+        events: int,
+        source: str,
+    ) -> bool:
+        with c.pipeline():
+            if c.pgconn.transaction_status == _IDLE:
+                c.execute("BEGIN")
+            cur = c.execute(
+                sql.LEDGER_ADD.postgres, (batch_key, committed_ns, samples, events, source)
+            )
+        return bool(cur.fetchall())
 
     def _execute(self, c: Connection, query: str, params: Sequence[object] = ()) -> None:
         c.execute(query, list(params))
@@ -302,6 +363,56 @@ class PostgresStore(SqlStore[Connection]):
             cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as cp,
         ):
             cp.write(data)
+
+    def _merge_latest(
+        self, c: Connection, series_ids: Int64Array, batch: SampleColumns
+    ) -> list[tuple[int, int, bytes]]:
+        """Merge into the blocks as this process last saw them, checking their versions on the
+        way: one round trip when no one else changed them (the usual case of one server).
+
+        Every changed block is updated only if its version is still the one merged into; every
+        unchanged block is checked to be at that version. If any is not, the updates are undone
+        (back to a savepoint, which also drops their row locks, so that locks are still taken in
+        block order) and the blocks are locked, read and merged again.
+        """
+        block_ids = blocks_of(series_ids)
+        wanted = [int(b) for b in block_ids]
+        cached = self._blocks.current(wanted)
+        if cached is None:
+            return super()._merge_latest(c, series_ids, batch)
+        versions = [v for v, _ in cached]
+        blocks = Blocks.assemble(block_ids, wanted, versions, [p for _, p in cached])
+        changed = blocks.merge(series_ids, batch.ts, batch.value, batch.quality)
+        rows = [(wanted[i], versions[i] + 1, blocks.payload(i)) for i in (int(r) for r in changed)]
+        same = np.ones(len(wanted), dtype=bool)
+        same[changed] = False
+        kept = np.flatnonzero(same)
+        check = None
+        with c.cursor() as cur:
+            with c.pipeline():
+                c.execute("SAVEPOINT werk_latest")
+                if len(kept):
+                    check = c.execute(
+                        "SELECT count(*) FROM latest_blocks l"
+                        " JOIN unnest(%s::int4[], %s::int8[]) AS k(block, version)"
+                        " ON l.block = k.block AND l.version = k.version",
+                        ([wanted[i] for i in kept], [versions[i] for i in kept]),
+                    )
+                if rows:
+                    cur.executemany(
+                        "UPDATE latest_blocks SET version = %s, data = %b"
+                        " WHERE block = %s AND version = %s",
+                        [
+                            (version, payload, block, version - 1)
+                            for block, version, payload in rows
+                        ],
+                    )
+            updated = cur.rowcount if rows else 0
+        unchanged = check.fetchall()[0][0] if check is not None else 0
+        if updated == len(rows) and unchanged == len(kept):
+            return rows
+        c.execute("ROLLBACK TO SAVEPOINT werk_latest")
+        return super()._merge_latest(c, series_ids, batch)
 
     def _block_versions(
         self, c: Connection, block_ids: list[int], *, for_update: bool

@@ -6,8 +6,9 @@ write resolves its batch against the copy: DuckDB's vectorised ``hash(path, sign
 and signals at those positions are compared with the batch to rule out hash collisions. Pairs
 not found are registered by the store in bulk and added here after their transaction commits.
 
-Edges send the same point table batch after batch, so the last few (path, signal) columns seen are
-remembered with their ids: an identical batch layout resolves with two buffer comparisons.
+Edges send the same point table batch after batch, so the (path, signal) columns of recent batch
+layouts are remembered with their ids (:class:`werk.store.layouts.LayoutMemo`): a layout seen
+before resolves with a dictionary look-up and two buffer comparisons.
 
 Series ids never change once given, so the copy is never wrong, only incomplete; the stores add
 what other processes registered before reads that need it: everything above :attr:`synced_id`,
@@ -18,7 +19,6 @@ but do not move ``synced_id``: another process may have committed lower ids mean
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Final
 
@@ -28,12 +28,15 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from werk.store.layouts import LayoutMemo
+
 Int64Array = npt.NDArray[np.int64]
 Hasher = Callable[[pa.Array, pa.Array], npt.NDArray[np.uint64]]
 """Hash (path, signal) columns to one uint64 per row."""
 
 _EMPTY: Final = -1
-_MEMO: Final = 4
+_SELECTIONS: Final = 64
+"""Selections (prefix, signals) remembered until the next series is added."""
 
 
 def normalise_prefix(prefix: str | None) -> str:
@@ -109,7 +112,10 @@ class SeriesIndex:
         self._table = _HashTable(1024)
         self._collisions: dict[tuple[str, str], int] = {}
         self._order: Int64Array | None = None
-        self._memo: deque[tuple[pa.Array, pa.Array, Int64Array]] = deque(maxlen=_MEMO)
+        self._rank: Int64Array | None = None
+        self._sorted: tuple[pa.Array, pa.Array] | None = None
+        self._selections: dict[tuple[str, tuple[str, ...] | None, bool], Int64Array] = {}
+        self._memo: LayoutMemo[Int64Array] = LayoutMemo()
         self.synced_id = 0
         """Every series with an id up to this one has been read from the registry."""
 
@@ -157,7 +163,8 @@ class SeriesIndex:
                 self._position = grown
             positions = np.arange(base, base + len(ids), dtype=np.int64)
             self._position[ids] = positions
-            self._order = None
+            self._order = self._rank = self._sorted = None
+            self._selections = {}
             keys = self._hash(paths, signals)
             if 2 * len(self.ids) > len(self._table.keys):
                 self._rebuild()
@@ -200,9 +207,9 @@ class SeriesIndex:
         paths = _flat(paths)
         signals = _flat(signals)
         with self._lock:
-            for memo_paths, memo_signals, memo_ids in self._memo:
-                if memo_paths.equals(paths) and memo_signals.equals(signals):
-                    return memo_ids
+            remembered = self._memo.get(paths, signals)
+            if remembered is not None:
+                return remembered
             found = self._table.lookup(self._hash(paths, signals))
             hit = found != _EMPTY
             if hit.any():
@@ -220,7 +227,9 @@ class SeriesIndex:
             ids = np.full(len(found), _EMPTY, dtype=np.int64)
             ids[hit] = self.ids[found[hit]]
             if hit.all():
-                self._memo.appendleft((paths, signals, ids))
+                # Shared by every later batch of this layout: nobody may change it in place.
+                ids.setflags(write=False)
+                self._memo.put(ids, paths, signals)
             return ids
 
     def order(self) -> Int64Array:
@@ -234,15 +243,42 @@ class SeriesIndex:
                 )
             return self._order
 
+    def names_of(self, positions: Int64Array) -> tuple[pa.Array, pa.Array]:
+        """Return the paths and signals of the series at ``positions``.
+
+        A selection of a whole subtree is one run of the (path, signal) order: it is sliced out
+        of a sorted copy of the names, kept until the next series is added, instead of gathering
+        100k strings on every call.
+        """
+        with self._lock:
+            order = self.order()
+            n = len(positions)
+            if n:
+                if self._rank is None or self._sorted is None:
+                    rank = np.empty_like(order)
+                    rank[order] = np.arange(len(order), dtype=np.int64)
+                    at = pa.array(order)
+                    self._rank, self._sorted = rank, (self.paths.take(at), self.signals.take(at))
+                start = int(self._rank[int(positions[0])])
+                if start + n <= len(order) and np.array_equal(order[start : start + n], positions):
+                    paths, signals = self._sorted
+                    return paths.slice(start, n), signals.slice(start, n)
+            at = pa.array(np.asarray(positions, dtype=np.int64))
+            return self.paths.take(at), self.signals.take(at)
+
     def select(
         self, prefix: str | None, signals: list[str] | None = None, *, exact: bool = False
     ) -> Int64Array:
         """Return positions of the series at ``prefix`` (and below, unless ``exact``) with one of
         ``signals`` (all if None), sorted by path, then signal."""
+        prefix = normalise_prefix(prefix)
+        key = (prefix, tuple(signals) if signals else None, exact)
         with self._lock:
             order = self.order()
             paths, names = self.paths, self.signals
-        prefix = normalise_prefix(prefix)
+            selections = self._selections
+            if key in selections:
+                return selections[key]
         if not prefix and not signals:
             return order
         mask = np.ones(len(order), dtype=bool)
@@ -252,7 +288,13 @@ class SeriesIndex:
         if signals:
             wanted = pc.is_in(names, value_set=pa.array(signals, pa.string()))
             mask &= np.asarray(wanted.to_numpy(zero_copy_only=False), dtype=bool)
-        return order[mask[order]]
+        selected = order[mask[order]]
+        selected.setflags(write=False)
+        # Dashboards ask the same few paths again and again; a new series empties this.
+        if len(selections) >= _SELECTIONS:
+            selections.pop(next(iter(selections)))
+        selections[key] = selected
+        return selected
 
 
 def _flat(column: pa.Array | pa.ChunkedArray) -> pa.Array:
