@@ -21,6 +21,7 @@ SECTIONS: Final[tuple[tuple[str, str], ...]] = (
     ("bench.kpi", "sections"),
     ("bench.api", "sections"),
     ("bench.edge", "sections"),
+    ("bench.sharing", "sections"),
 )
 """(module, function) of every extra section, in the order they appear in RESULTS.md."""
 
