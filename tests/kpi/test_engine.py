@@ -10,7 +10,7 @@ import pytest
 
 from werk.assets.model import AssetModel, BreakSpec, EquipmentType, Instance, ShiftSpec, SiteSpec
 from werk.errors import InvalidInput, NotFound
-from werk.kpi import Granularity
+from werk.kpi import Granularity, KpiResult
 from werk.kpi.engine import KpiEngine, parse_by
 from werk.samples import Event, EventKind, events_to_batch
 from werk.store import Store, open_store
@@ -108,3 +108,36 @@ def test_unknown_paths_and_bad_granularities_are_refused(store: Store) -> None:
     assert bad.value.fields["field"] == "by"
     with pytest.raises(InvalidInput):
         engine.results(A, at(8), at(0))
+
+
+def test_a_sampled_site_has_no_data_after_its_data_stops(store: Store) -> None:
+    """The demo's symptom: history loaded up to midnight, KPIs asked at noon. The last state
+    must not hold until now (full completeness, APT without parts): it is missing data."""
+    import pyarrow as pa
+
+    from werk.samples import SAMPLE_SCHEMA
+
+    def late_shift() -> KpiResult:
+        engine = KpiEngine(store, model(), clock=lambda: NOW, silence=timedelta(minutes=15))
+        results = engine.machine_results(A, at(8), at(16), Granularity.SHIFT)
+        return next(r for r in results if r.path == A)
+
+    # Without sampled signals, events cannot tell a quiet machine from a silent edge.
+    assert late_shift().model.apt == timedelta(hours=8)
+    ts = [at(h / 6) for h in range(-6, 19)]  # a sample every 10 min up to 09:00 Berlin
+    samples = pa.table(
+        {
+            "path": [A] * len(ts),
+            "signal": ["force"] * len(ts),
+            "ts": ts,
+            "value": [1.0] * len(ts),
+            "quality": [0] * len(ts),
+        },
+        schema=SAMPLE_SCHEMA,
+    )
+    store.write("force", samples=samples)
+    # The newest data is the count at 15:00 Berlin: states hold to 15:15, then nothing is known.
+    late = late_shift()
+    assert late.model.apt == timedelta(hours=1, minutes=15)
+    assert late.model.no_data == timedelta(hours=6, minutes=45)
+    assert late.completeness == pytest.approx(1.25 / 8)

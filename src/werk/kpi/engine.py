@@ -7,7 +7,9 @@
 2. events are read from the store per site from ``lookback`` before the first window (so the state
    in force at its start is known; a machine silent for longer gets its last state from a wider
    read) to ``lookahead`` after the last (so a failure that ends after the window still gets its
-   time to restoration), and the data horizon is ``min(now, last end + lookahead)``;
+   time to restoration), and the data horizon is ``min(now, last end + lookahead)`` — or, for
+   a site with sampled signals, ``silence`` after its newest sample or event, so a history that
+   stops is missing data afterwards, not its last state held until now;
 3. :func:`~werk.kpi.timemodel.time_models` computes each machine's time model per window, with
    its type's and site's state mapping and its ideal cycle times (instance, else type);
 4. machines are summed into the path (never averaging ratios); the results are versioned against
@@ -202,6 +204,8 @@ class KpiEngine:
         clock: The current time (tests pass the end of a simulated span).
         lookback: How far before a range events are read for the state in force at its start.
         lookahead: How far after a range events are read for failures that end after it.
+        silence: How long after a sampled site's newest data its states still hold (the data
+            horizon of a site whose data stopped; see :meth:`_watermark`).
         sum_counts: Let the store sum count events per bucket (the same result from far fewer
             rows); off, every count event is read.
     """
@@ -215,6 +219,7 @@ class KpiEngine:
         clock: Callable[[], datetime] = _now,
         lookback: timedelta = timedelta(days=1),
         lookahead: timedelta = timedelta(hours=4),
+        silence: timedelta = timedelta(minutes=15),
         sum_counts: bool = True,
     ) -> None:
         self.store = store
@@ -223,6 +228,7 @@ class KpiEngine:
         self.clock = clock
         self.lookback = lookback
         self.lookahead = lookahead
+        self.silence = silence
         self.sum_counts = sum_counts
         self._pending: set[Key] = set()
         self._results = Materialised(self._is_final)
@@ -252,6 +258,23 @@ class KpiEngine:
 
     def _horizon(self, end: datetime) -> datetime:
         return min(utc(self.clock()), utc(end) + self.lookahead)
+
+    def _watermark(self, site: SiteSpec, events: pa.Table, until: datetime) -> datetime:
+        """Return the data horizon of a site: ``until``, or where its data stops.
+
+        A site whose signals are sampled (samples arrive all the time, in every state) has data
+        up to its newest sample or event; ``silence`` after that nothing is known any more, so a
+        history that ends (an edge gone quiet, a loaded backfill) shows as missing data — not as
+        the last state held until now. A site without samples keeps ``until``: its events alone
+        cannot tell a quiet machine from a silent edge.
+        """
+        samples = self.store.latest(site.path)
+        if samples.num_rows == 0:
+            return until
+        newest = pc.max(samples["ts"]).as_py()
+        if events.num_rows:
+            newest = max(newest, pc.max(events["ts"]).as_py())
+        return min(until, utc(newest) + self.silence)
 
     def _events(
         self, prefix: str, windows: Sequence[Window], until: datetime, paths: Sequence[str]
@@ -329,6 +352,7 @@ class KpiEngine:
         until = self._horizon(windows[-1].end)
         prefix = paths[0] if len(paths) == 1 else site.path
         events = self._events(prefix, windows, max(until, windows[-1].end), paths)
+        until = self._watermark(site, events, until)
 
         def mapping_of(path: str) -> StateMapping:
             return mappings.for_machine(path, types.get(path))
