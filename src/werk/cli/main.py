@@ -33,6 +33,7 @@ def _add_optional_groups() -> None:
         ("werk.cli.sim", "sim"),
         ("werk.cli.kpi", "kpi"),
         ("werk.cli.assets", "assets"),
+        ("werk.cli.ml", "ml"),
         ("werk.cli.export", "export"),
         ("werk.cli.edge", "edge"),
         ("werk.cli.share", "share"),

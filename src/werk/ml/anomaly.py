@@ -1,15 +1,18 @@
 """Detect multivariate anomalies with PCA: Hotelling's T² inside the model, SPE (Q) outside it.
 
-Fitted on normal operation, standardised; ``components`` keep a share of the variance. Control
-limits are empirical quantiles of the training statistics (``alpha``), the common choice when the
-data are not Gaussian; the anomaly score is the larger of T²/limit and SPE/limit, so 1 is the
-limit. Used per equipment kind on werk's windowed features and as-is on the Tennessee Eastman
-benchmark (:mod:`werk.ml.external`).
+Fitted on normal operation, standardised; a fixed number of ``components`` or as many as keep a
+share of the variance. Control limits are either empirical quantiles of the training statistics
+(``alpha``; for werk's windowed features, which are not Gaussian) or the textbook ones: T² from
+the F distribution, SPE from Box's g·χ²(h) approximation with the residual eigenvalues (as in the
+Tennessee Eastman literature, which this reproduces). The anomaly score is the larger of
+T²/limit and SPE/limit, so 1 is the limit. Used per equipment kind on werk's windowed features
+and as-is on the Tennessee Eastman benchmark (:mod:`werk.ml.external`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -28,7 +31,6 @@ class PcaMonitor:
         eigen: Variance of each retained component.
         t2_limit: T² control limit.
         spe_limit: SPE control limit.
-        fill: Value used for missing inputs (the training mean, i.e. 0 after scaling).
     """
 
     mean: F64
@@ -39,7 +41,15 @@ class PcaMonitor:
     spe_limit: float
 
     @classmethod
-    def fit(cls, x: F64, *, variance: float = 0.9, alpha: float = 0.99) -> PcaMonitor:
+    def fit(
+        cls,
+        x: F64,
+        *,
+        variance: float = 0.9,
+        components: int | None = None,
+        alpha: float = 0.99,
+        limits: Literal["empirical", "theoretical"] = "empirical",
+    ) -> PcaMonitor:
         """Fit on normal rows ``x`` (NaN is replaced by the column mean).
 
         Raises:
@@ -50,14 +60,30 @@ class PcaMonitor:
         mean = np.nanmean(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0)
         mean = np.nan_to_num(mean)
         z0 = np.where(np.isnan(x), mean, x)
-        scale = z0.std(axis=0)
+        scale = z0.std(axis=0, ddof=1)
         scale = np.where(scale > 1e-12, scale, 1.0)
         z = (z0 - mean) / scale
         _, s, vt = np.linalg.svd(z, full_matrices=False)
         eig = s**2 / max(len(z) - 1, 1)
         share = np.cumsum(eig) / max(eig.sum(), 1e-12)
         k = min(int(np.searchsorted(share, variance)) + 1, len(eig))
+        if components is not None:
+            k = max(1, min(components, len(eig)))
         mon = cls(mean, scale, vt[:k].T.copy(), np.maximum(eig[:k], 1e-12), 0.0, 0.0)
+        if limits == "theoretical":
+            from scipy import stats
+
+            n = len(z)
+            mon.t2_limit = float(
+                k * (n - 1) * (n + 1) / (n * (n - k)) * stats.f.ppf(alpha, k, max(n - k, 1))
+            )
+            rest = eig[k:]
+            th1, th2 = float(rest.sum()), float((rest**2).sum())
+            if th1 > 0 and th2 > 0:
+                mon.spe_limit = float(th2 / th1 * stats.chi2.ppf(alpha, th1**2 / th2))
+            else:
+                mon.spe_limit = 1e-12
+            return mon
         t2, spe = mon.statistics(x)
         mon.t2_limit = float(np.quantile(t2, alpha))
         mon.spe_limit = float(max(np.quantile(spe, alpha), 1e-12))

@@ -122,7 +122,7 @@ def score_site(
                             spec=cfg.features, kinds=bundle.kinds)  # fmt: skip
     preds = bundle.predict(frame)
     site = site_of(site_path)
-    drift = check_drift(bundle.drift, frame.align(bundle.names), site)
+    drift = check_drift(bundle.drift, frame.align(bundle.names), bundle.names, site)
     last = frame.end_ns == frame.end_ns.max()
     rows = np.flatnonzero(last)
     horizon_h = round(cfg.labels.horizon.total_seconds() / 3600)
@@ -189,7 +189,7 @@ def score_site(
     if drift.drifted:
         e_path.append(site_path)
         e_code.append("ml.drift")
-        moved = ", ".join(f"{n} PSI {v:g}" for n, v in drift.top)
+        moved = ", ".join(f"{n} {z:+g} sd (PSI {v:g})" for n, z, v in drift.top)
         e_reason.append(f"{drift.share:.0%} of level features moved from training: {moved}")
     ts = pa.array(np.full(len(s_path), ts_ns, np.int64)).cast(UTC_NS)
     samples = pa.Table.from_arrays(
