@@ -123,6 +123,12 @@ def sorted_by(machine: I64, ts: I64, tie: I64) -> I64:
     if len(ts) > 1:
         dm, dt = np.diff(machine), np.diff(ts)
         if not bool(np.all((dm > 0) | ((dm == 0) & (dt > 0)))):
+            # Stores return events by time: a stable sort by machine alone (a radix sort) keeps
+            # that order; only instants shared by two events of a machine need the tie as well.
+            order = np.argsort(machine, kind="stable")
+            m, t = machine[order], ts[order]
+            if bool(np.all((np.diff(m) > 0) | ((np.diff(m) == 0) & (np.diff(t) > 0)))):
+                return order.astype(np.int64)
             return np.lexsort((tie, ts, machine)).astype(np.int64)
     return np.arange(len(ts), dtype=np.int64)
 

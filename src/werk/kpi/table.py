@@ -323,13 +323,17 @@ class TimeModelTable:
         if n == 0:
             times = np.zeros((0, len(TIME_FIELDS)), np.int64)
             counts = np.zeros((0, len(COUNT_FIELDS)), np.int64)
-        label_map = {w.label: window_of(w).label for w in self.windows}
+        label_map: dict[str | None, str | None] = {
+            w.label: window_of(w).label for w in self.windows
+        }
+        path_map: dict[str | None, str | None] = {p: path_of(p) for p in self.paths}
+        path_map[None] = label_map[None] = None
         findings = tuple(
             Finding(
                 f.key,
                 f.message,
-                path_of(f.path) if f.path is not None else None,
-                label_map.get(f.window, f.window) if f.window is not None else None,
+                path_map[f.path] if f.path in path_map else path_of(f.path),  # type: ignore[arg-type]
+                label_map.get(f.window, f.window),
                 f.detail,
             )
             for f in self.findings
