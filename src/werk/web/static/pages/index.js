@@ -6,5 +6,6 @@ import oee from "./oee.js";
 import benchmark from "./benchmark.js";
 import predictions from "./predictions.js";
 import edge from "./edge.js";
+import sharing from "./sharing.js";
 
-export const PAGES = [login, overview, asset, oee, benchmark, predictions, edge];
+export const PAGES = [login, overview, asset, oee, benchmark, predictions, edge, sharing];
