@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.connectors.conftest import gather_until
+from tests.connectors.conftest import gather_until, until
 from werk.connectors.base import connector
 from werk.connectors.opcua import OpcUaConfig, discover
 from werk.connectors.opcua.config import OpcUaDiscover
@@ -138,3 +138,26 @@ async def test_discover_browses_the_machines_folder(site_of: Callable[[Silo], St
             sample = got.latest(robot.path, "weld_current")
             assert sample is not None
             assert sample.value == 7.5
+
+
+async def test_sharded_over_worker_processes(site_of: Callable[[Silo], StaticSite]) -> None:
+    site = site_of(Silo.OPCUA)
+    press, robot = site.machines
+    async with open_silo(site, port=0) as silo:
+        # Two worker processes, one session per 4 points: every point still arrives once.
+        cfg = _config(site, silo.endpoint, workers=2, items_per_session=4)
+        expected = {(p.path, p.signal) for p in cfg.points()}
+        async with connector("opcua").open(cfg) as source:
+            got = await gather_until(
+                source,
+                lambda g: {(s.path, s.signal) for s in g.samples} >= expected,
+                within_s=60,
+            )
+            await until(lambda: source.health.connected, within_s=30)
+            diag = source.diagnostics()
+            assert diag["workers"] == 2
+            assert diag["sessions_connected"] == 3  # 11 points in shares of 4
+        energy = got.latest(press.path, "energy")
+        assert energy is not None
+        assert energy.value == 123456.75
+        assert any(e.path == robot.path and e.code == "failure" for e in got.events)

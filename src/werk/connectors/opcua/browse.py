@@ -22,7 +22,7 @@ from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.uaerrors import UaError
 
 from werk.connectors.opcua.config import OpcUaConfig, OpcUaDevice, OpcUaDiscover, OpcUaPoint
-from werk.connectors.opcua.session import make_client, resolve
+from werk.connectors.opcua.session import explain, make_client, resolve
 from werk.errors import ConnectorError
 
 _INTEGER_TYPES = {
@@ -149,11 +149,7 @@ async def discover(config: OpcUaConfig, discover: OpcUaDiscover | None = None) -
         async with asyncio.timeout(config.timeout_s * 3):
             await client.connect()
     except (OSError, TimeoutError, UaError) as exc:
-        raise ConnectorError(
-            f"cannot connect to OPC UA server {config.endpoint}: {exc or type(exc).__name__}",
-            key="connector.unreachable",
-            source_id=config.name,
-        ) from exc
+        raise explain(exc, config) from exc
     try:
         return await browse(client, what)
     except UaError as exc:

@@ -19,17 +19,20 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.subscription import Subscription
+from asyncua.common.utils import ServiceError
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
-from asyncua.crypto.truststore import TrustStore
-from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaError
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 
 from werk.connectors.base import Backoff, PointRole, SourceHealth
 from werk.connectors.derive import Collector
@@ -117,14 +120,100 @@ async def make_client(config: OpcUaConfig) -> Client:
             field="security",
         ) from exc
     if sec.trust:
-        store = TrustStore([Path(p) for p in sec.trust], [])
-        await store.load()
-        client.certificate_validator = CertificateValidator(
-            CertificateValidatorOptions.TRUSTED_VALIDATION
-            | CertificateValidatorOptions.PEER_SERVER,
-            store,
-        )
+        client.certificate_validator = TrustList.load(sec.trust, config.name)
     return client
+
+
+class TrustList:
+    """Accept a server certificate that is in the trust list or directly signed by a CA in it.
+
+    The trust list is files or folders of DER/PEM certificates (OPC UA Part 12 §F.1 keeps one
+    per file). Also checked: the certificate is within its validity period. A refused server
+    answers ``BadCertificateUntrusted``/``BadCertificateTimeInvalid``, as Part 4 §7.34 names them.
+    """
+
+    def __init__(self, certificates: list[x509.Certificate]) -> None:
+        self.certificates = certificates
+        self._exact = {c.fingerprint(hashes.SHA256()) for c in certificates}
+
+    @classmethod
+    def load(cls, paths: list[Path], source: str) -> TrustList:
+        """Read every certificate in the given files and folders.
+
+        Raises:
+            ConnectorError: A path is missing or holds no readable certificate.
+        """
+        certs: list[x509.Certificate] = []
+        for path in paths:
+            files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+            for f in files:
+                try:
+                    data = f.read_bytes()
+                    certs += (
+                        x509.load_pem_x509_certificates(data)
+                        if b"-----BEGIN" in data
+                        else [x509.load_der_x509_certificate(data)]
+                    )
+                except (OSError, ValueError) as exc:
+                    raise ConnectorError(
+                        f"OPC UA trust list entry {f} is not a certificate: {exc}",
+                        key="connector.opcua_certificate",
+                        source_id=source,
+                        field="security.trust",
+                    ) from exc
+        if not certs:
+            raise ConnectorError(
+                "the OPC UA trust list holds no certificate",
+                key="connector.opcua_certificate",
+                source_id=source,
+                field="security.trust",
+            )
+        return cls(certs)
+
+    async def __call__(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
+        now = datetime.now(UTC)
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise ServiceError(StatusCodes.BadCertificateTimeInvalid)
+        if cert.fingerprint(hashes.SHA256()) in self._exact:
+            return
+        for ca in self.certificates:
+            with contextlib.suppress(ValueError, TypeError, InvalidSignature):
+                cert.verify_directly_issued_by(ca)
+                return
+        raise ServiceError(StatusCodes.BadCertificateUntrusted)
+
+
+_AUTH = ("BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid")
+
+
+def explain(exc: BaseException, config: OpcUaConfig) -> ConnectorError:
+    """Turn a failed connect into an error that says why (credentials, certificate, network)."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    causes: list[str] = []
+    e: BaseException | None = exc
+    while e is not None and len(causes) < 5:
+        causes.append(f"{type(e).__name__}: {e}")
+        e = e.__cause__ or e.__context__
+    text = "; ".join(causes)
+    where = f"OPC UA server {config.endpoint}"
+    if any(code in text for code in _AUTH):
+        return ConnectorError(
+            f"{where} refused the user {config.username!r}: {text}",
+            key="connector.opcua_auth",
+            source_id=config.name,
+            field="username",
+        )
+    if "Certificate" in text:
+        return ConnectorError(
+            f"{where}: certificate check failed: {text}",
+            key="connector.opcua_certificate",
+            source_id=config.name,
+            field="security",
+        )
+    return ConnectorError(
+        f"cannot connect to {where}: {text}", key="connector.unreachable", source_id=config.name
+    )
 
 
 async def resolve(client: Client, node: str, cache: dict[str, int]) -> ua.NodeId:
@@ -175,10 +264,8 @@ class Session:
                 backoff.reset()
                 await self._lost.wait()
                 self.link.down("connection lost")
-            except ConnectorError as exc:
-                self.link.down(exc.message)
-            except (OSError, TimeoutError, UaError, ConnectionError) as exc:
-                self.link.down(exc)
+            except (ConnectorError, OSError, TimeoutError, UaError, ConnectionError) as exc:
+                self.link.down(explain(exc, self.config).message)
             finally:
                 if client is not None:
                     with contextlib.suppress(Exception):

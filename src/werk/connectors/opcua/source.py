@@ -29,7 +29,7 @@ from werk.connectors.opcua.browse import browse
 from werk.connectors.opcua.config import OpcUaConfig, OpcUaPoint
 from werk.connectors.opcua.diagnostics import diagnostics
 from werk.connectors.opcua.mapping import map_value
-from werk.connectors.opcua.session import Session, make_client, resolve
+from werk.connectors.opcua.session import Session, explain, make_client, resolve
 from werk.connectors.opcua.workers import WorkerPool, shares
 from werk.connectors.outbox import Link, Outbox
 from werk.errors import ConnectorError
@@ -113,10 +113,8 @@ class OpcUaSource:
                     with contextlib.suppress(Exception):
                         await client.disconnect()
                 break
-            except ConnectorError as exc:
-                link.down(exc.message)
-            except (OSError, TimeoutError, UaError, ConnectionError) as exc:
-                link.down(exc)
+            except (ConnectorError, OSError, TimeoutError, UaError, ConnectionError) as exc:
+                link.down(explain(exc, self.cfg).message)
             await asyncio.sleep(backoff.next_delay())
         listed = {(p.path, p.signal) for p in self.points}
         found = [p for d in devices for p in d.points if (p.path, p.signal) not in listed]
@@ -135,11 +133,7 @@ class OpcUaSource:
             async with asyncio.timeout(self.cfg.timeout_s * 3):
                 await client.connect()
         except (OSError, TimeoutError, UaError, ConnectionError) as exc:
-            raise ConnectorError(
-                f"cannot connect to OPC UA server {self.cfg.endpoint}: {exc or type(exc).__name__}",
-                key="connector.unreachable",
-                source_id=self.cfg.name,
-            ) from exc
+            raise explain(exc, self.cfg) from exc
         collector = Collector()
         try:
             cache: dict[str, int] = {}
