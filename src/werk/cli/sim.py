@@ -398,3 +398,73 @@ async def _serve(
         if stop_after_s is not None:
             loop.call_later(stop_after_s, stop.set)
         await runtime.run(tick, stop=stop)
+
+
+@app.command("plantfile")
+def plantfile_command(
+    site: Annotated[str, typer.Argument(help="Site slug or path, e.g. wob or acme/wob.")],
+    fleet: FleetOption = None,
+    seed: SeedOption = None,
+    silo: Annotated[
+        str | None,
+        typer.Option(help="opcua, modbus, sparkplug or mqtt_json; the site's own by default."),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="opc.tcp://host:port/ or modbus+tcp://host:port; default: where `werk sim run "
+            "--port PORT` serves the site."
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Server host for the default endpoint.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="The --port given to `werk sim run`.")] = 4840,
+    mqtt_host: Annotated[str, typer.Option(help="MQTT broker of Sparkplug B and JSON.")] = (
+        "127.0.0.1"
+    ),
+    mqtt_port: Annotated[int, typer.Option(help="Port of the MQTT broker.")] = 1883,
+    expand: Annotated[
+        bool, typer.Option(help="Write points inline instead of device templates.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the YAML here, not to stdout.")
+    ] = None,
+) -> None:
+    """Write the edge plant file that reads a simulated site back through its silo."""
+    import yaml
+
+    from werk.sim.plantfile import plant_file
+    from werk.sim.view import Silo
+
+    the_fleet = _fleet(fleet, seed)
+    try:
+        the_site = the_fleet.site(site)
+    except KeyError:
+        known = ", ".join(s.name for s in the_fleet.sites)
+        raise ConfigError(
+            f"the fleet has no site {site!r}; its sites: {known}", key="sim.no_site", field="site"
+        ) from None
+    kind = Silo(silo) if silo is not None else the_site.silo
+    if endpoint is None:
+        # `werk sim run` gives the n-th site of the fleet the port PORT + n.
+        site_port = port + the_fleet.sites.index(the_site)
+        endpoint = (
+            f"opc.tcp://{host}:{site_port}/"
+            if kind is Silo.OPCUA
+            else f"modbus+tcp://{host}:{site_port}"
+        )
+    data = plant_file(
+        the_site,
+        endpoint=endpoint,
+        silo=kind,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        expand=expand,
+    )
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    if out is None:
+        print(text, end="")
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote the {kind} plant file of {the_site.path} to {out}")
