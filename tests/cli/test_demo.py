@@ -1,15 +1,17 @@
 """``werk demo`` starts the whole platform: history, live silos, one edge per site, a login.
 
-One run of the real command (a day of coarse history, then live for a short while) is watched
-from outside, the way a person would: the server answers, the ``demo`` login works, live values
-of every site arrive through that site's edge agent, every edge reports its health, and after
-the stop no process of the demo is left.
+One run of the real command (a day of coarse history, then live, with the embedded MQTT broker
+a fresh machine gets) is watched from outside, the way a person would: the server answers, the
+``demo`` login works, live values of every site arrive through that site's edge agent, every edge
+reports its health, and after a Ctrl-C no process of the demo is left.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,7 +71,8 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
         demo = subprocess.Popen(
             [
                 sys.executable, "-m", "werk.cli", "demo", "--days", "1", "--sample-period", "60",
-                "--port", str(port), "--data-dir", str(folder), "--stop-after-s", "25",
+                "--port", str(port), "--data-dir", str(folder), "--embedded-broker",
+                "--stop-after-s", "120",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -98,6 +101,7 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
                 newest = _latest_by_site(client)
             edges = client.get("/api/v1/edge").raise_for_status().json()["edges"]
             assert {e["edge"] for e in edges} >= set(SITES)
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
     finally:
         try:
             demo.wait(timeout=90)
@@ -120,3 +124,21 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
         assert info.events >= history["events"] > 0
     finally:
         store.close()
+
+
+def test_demo_names_the_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "werk.cli", "demo", "--port", str(port), "--no-live",
+             "--data-dir", str(tmp_path / "demo")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"port {port}" in result.stderr
+    assert not (tmp_path / "demo").exists()  # refused before anything was made

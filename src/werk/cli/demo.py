@@ -204,22 +204,23 @@ def _serve(settings: object, store: Store) -> tuple[uvicorn.Server, threading.Th
 
 
 def _wait_for_edges(url: str, secret: str, edges: list[str], live: Live, timeout_s: float) -> None:
-    """Wait until every edge has reported its health to the platform."""
+    """Wait until every edge has reported its health to the platform since it started."""
     import httpx
 
+    since = datetime.now(UTC) - timedelta(seconds=5)  # the edges started just before
     headers = {"Authorization": f"Bearer {secret}"}
     deadline = time.monotonic() + timeout_s
     with console.status("3/4 waiting for every edge's first health report"):
         while time.monotonic() < deadline:
             live.check()
             answer = httpx.get(f"{url}/api/v1/edge", headers=headers, timeout=10)
-            seen = (
-                {e["edge"] for e in answer.json().get("edges", [])} if answer.is_success else set()
-            )
-            if seen >= set(edges):
+            reports = answer.json().get("edges", []) if answer.is_success else []
+            fresh = {e["edge"] for e in reports if datetime.fromisoformat(e["received_at"]) > since}
+            if fresh >= set(edges):
                 return
             time.sleep(0.5)
-    console.print(f"[yellow]not every edge reported within {timeout_s:g} s; see .../logs[/yellow]")
+    logs = live.folder / "logs"
+    console.print(f"[yellow]not every edge reported within {timeout_s:g} s; see {logs}[/yellow]")
 
 
 def _banner(url: str, folder: Path, password: str | None, fleet: Fleet, live: bool) -> None:
@@ -265,6 +266,9 @@ def demo(
     live: Annotated[
         bool, typer.Option(help="Run the simulator and edge agents (--no-live: history only).")
     ] = True,
+    embedded_broker: Annotated[
+        bool, typer.Option(help="Use the embedded MQTT broker even when Mosquitto runs.")
+    ] = False,
     stop_after_s: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
@@ -297,7 +301,7 @@ def demo(
         server, thread = _serve(settings, store)
         console.print(f"serving {url} on {data_dir / 'werk.duckdb'}")
         if live:  # the silos start while the history loads: both take a while
-            running = _start_simulator(live_fleet, data_dir)
+            running = _start_simulator(live_fleet, data_dir, embedded_broker)
         if marker.exists():
             console.print(f"1/4 history: kept from an earlier run ({marker}); --fresh starts over")
         else:
@@ -329,12 +333,12 @@ def demo(
     console.print("stopped")
 
 
-def _start_simulator(fleet: Fleet, folder: Path) -> Live:
+def _start_simulator(fleet: Fleet, folder: Path, embedded: bool) -> Live:
     """Start the broker (or find Mosquitto) and ``werk sim run`` with the fleet's silos."""
     from werk.cli import demo_stack
 
     with console.status("2/4 starting the MQTT broker"):
-        mqtt, broker = demo_stack.open_broker()
+        mqtt, broker = demo_stack.open_broker(embedded=embedded)
     where = "embedded broker" if mqtt.embedded else "local Mosquitto"
     console.print(f"2/4 MQTT: {where} on {mqtt.host}:{mqtt.port}")
     running = demo_stack.Live(folder, broker, mqtt)

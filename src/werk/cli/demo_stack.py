@@ -184,11 +184,23 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    offset: int = 0
+    """Where this run's part of the log begins (earlier runs of the demo wrote before it)."""
+
+    def output(self) -> str:
+        """Return what this run wrote to the log."""
+        try:
+            with self.log.open("rb") as log:
+                log.seek(self.offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     @classmethod
     def start(cls, name: str, args: Sequence[str], log: Path, cwd: Path | None = None) -> Child:
-        """Start ``python -m werk.cli ARGS`` in its own session, logging to ``log``."""
+        """Start ``python -m werk.cli ARGS`` in its own session, appending to ``log``."""
         log.parent.mkdir(parents=True, exist_ok=True)
+        offset = log.stat().st_size if log.exists() else 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "160"}
         command = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "-m", "werk.cli", *args]
         with log.open("ab") as out:
@@ -201,7 +213,7 @@ class Child:
                 env=env,
                 start_new_session=True,  # Ctrl-C reaches the demo only; it stops us in order
             )
-        return cls(name, process, log)
+        return cls(name, process, log, offset)
 
     def alive(self) -> bool:
         """Tell whether the process still runs."""
@@ -209,11 +221,7 @@ class Child:
 
     def tail(self, lines: int = 12) -> str:
         """Return the last lines of the log."""
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
+        return "\n".join(self.output().rstrip().splitlines()[-lines:])
 
     def died(self) -> WerkError:
         """Build the error for a child that exited when it should run."""
@@ -247,9 +255,8 @@ def wait_for_line(child: Child, text: str, timeout_s: float) -> None:
     """Wait until ``text`` appears in the child's log; raise if it dies or takes too long."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if text in child.log.read_text(errors="replace"):
-                return
+        if text in child.output():
+            return
         if not child.alive():
             raise child.died()
         time.sleep(0.2)
@@ -270,9 +277,16 @@ class Mqtt:
     embedded: bool
 
 
-def open_broker(host: str = LOCAL_MQTT[0]) -> tuple[Mqtt, EmbeddedBroker | None]:
-    """Use the local Mosquitto when it answers, else start the embedded broker on a free port."""
-    if mqtt_answers(*LOCAL_MQTT):
+def open_broker(
+    host: str = LOCAL_MQTT[0], *, embedded: bool = False
+) -> tuple[Mqtt, EmbeddedBroker | None]:
+    """Use the local Mosquitto when it answers, else start the embedded broker on a free port.
+
+    Args:
+        host: Interface the embedded broker listens on.
+        embedded: Start the embedded broker even when Mosquitto answers.
+    """
+    if not embedded and mqtt_answers(*LOCAL_MQTT):
         return Mqtt(*LOCAL_MQTT, embedded=False), None
     port = LOCAL_MQTT[1] if port_free(host, LOCAL_MQTT[1]) else free_ports(host, 18830, 1)
     broker = EmbeddedBroker(host, port)
