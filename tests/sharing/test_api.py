@@ -465,3 +465,45 @@ def test_parallel_reads_under_count_n_get_exactly_n_permits(world: World, n: int
         codes = list(pool.map(one, range(3 * n)))
     assert codes.count(200) == n
     assert codes.count(403) == 2 * n
+
+
+def test_catalog_pages_and_a_new_agreement_supersedes_the_old(world: World) -> None:
+    usage: dict[str, object] = {
+        "permission": [{"action": "use", "constraint": [c("purpose", "eq", QI)]}]
+    }
+    access: dict[str, object] = {
+        "permission": [{"action": "use", "constraint": [c("participant", "isAnyOf", ["bosch"])]}]
+    }
+    first = agree(world, "bosch", scope="acme/wob/paint", usage=usage, access=access)
+    agree(world, "bosch", scope="acme/wob/paint", usage=usage, access=access)
+    bosch = world.client("bosch")
+    total = ok(bosch.get("/api/v1/sharing/catalog"))["werk:total"]
+    assert total >= 2
+    page = bosch.get("/api/v1/sharing/catalog", params={"page": 1, "size": 1})
+    assert len(page.json()["dataset"]) == 1
+    assert 'rel="next"' in page.headers["link"]
+    last = bosch.get("/api/v1/sharing/catalog", params={"page": total, "size": 1})
+    assert 'rel="previous"' in last.headers["link"]
+    assert 'rel="next"' not in last.headers["link"]
+    # kuka is not in the access policy: it never sees these offers
+    kuka_sees = {
+        d["werk:scope"] for d in ok(world.client("kuka").get("/api/v1/sharing/catalog"))["dataset"]
+    }
+    assert "acme/wob/paint" not in kuka_sees
+    # asking again for the same asset: the newer agreement supersedes the older at once
+    asset = ok(bosch.get(f"/api/v1/sharing/agreements/{first}"))["asset"]["id"]
+    offer = next(
+        o["id"]
+        for o in ok(world.client("acme").get("/api/v1/sharing/offers"))
+        if o["asset"]["id"] == asset
+    )
+    again = ok(bosch.post("/api/v1/sharing/negotiations", json={"offer": offer}), 201)
+    assert again["state"] == "FINALIZED"
+    assert ok(bosch.get(f"/api/v1/sharing/agreements/{first}"))["status"] == "superseded"
+    params = {"path": OVEN, **window(), "purpose": QI}
+    denied(
+        bosch.get("/api/v1/range", params={**params, "agreement": first}), "agreement.superseded"
+    )
+    assert ok(bosch.get("/api/v1/range", params={**params, "agreement": again["agreement_id"]}))[
+        "rows"
+    ]

@@ -334,3 +334,46 @@ def test_access_policies_decide_on_the_requester_only() -> None:
     assert not access_permitted(suppliers, CTX)[0]
     assert not access_permitted(Policy.parse(use(c("purpose", "eq", "x"))), CTX)[0]
     assert Category.KPIS.value == "kpis"
+
+
+@given(
+    path=st.sampled_from(["", "acme", "acme/wob", ROBOT, "acme/wob/paint/line-2"]),
+    signals=st.none() | st.sets(st.sampled_from(["temp", "current", "x"]), min_size=1),
+    allowed_paths=st.lists(st.sampled_from(["acme/wob/body", ROBOT, "acme/gru"]), min_size=1),
+    allowed_signals=st.sets(st.sampled_from(["temp", "current", "y"]), min_size=1),
+    days=st.integers(0, 5),
+)
+def test_a_permitted_scope_is_never_wider_than_the_request_or_the_policy(
+    path: str,
+    signals: set[str] | None,
+    allowed_paths: list[str],
+    allowed_signals: set[str],
+    days: int,
+) -> None:
+    from werk.sharing.principal import covers
+
+    policy = Policy.parse(
+        use(
+            c("path", "isPartOf", allowed_paths),
+            c("signal", "isAnyOf", sorted(allowed_signals)),
+            c("dataAge", "lteq", f"P{days}D"),
+        )
+    )
+    request = read(
+        path=path,
+        signals=tuple(sorted(signals)) if signals else None,
+        start=NOW - timedelta(days=3),
+    )
+    outcome = evaluate(policy, request, CTX)
+    if outcome.scope is None:
+        assert outcome.effect == "deny"
+        return
+    scope = outcome.scope
+    assert all(covers(path, p) and any(covers(a, p) for a in allowed_paths) for p in scope.paths)
+    assert scope.signals is not None
+    assert scope.signals <= allowed_signals
+    assert signals is None or scope.signals <= signals
+    assert scope.start is not None
+    assert scope.start >= NOW - timedelta(days=min(days, 3))
+    assert scope.end is not None
+    assert scope.end <= NOW
