@@ -96,7 +96,7 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(path, config={"checkpoint_threshold": CHECKPOINT_THRESHOLD})
+        con = duckdb.connect(path)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -109,6 +109,10 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
         raise StoreUnavailable(f"cannot open the DuckDB file {path}: {text}", path=path) from exc
     except duckdb.Error as exc:
         raise StoreError(f"cannot open the DuckDB file {path}: {exc}", path=path) from exc
+    # A setting, not connect() config: other connections to the file in this process (tools,
+    # tests) could not open it with a configuration different from this one's.
+    con.execute(f"SET GLOBAL checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+    return con
 
 
 class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
