@@ -39,8 +39,8 @@ bench: install services
 	@bash scripts/influxdb.sh
 	$(BIN)/python -m bench
 
-demo: install
-	$(BIN)/werk demo
+demo: install  # make demo ARGS="--fresh --days 3"
+	$(BIN)/werk demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .werk .mypy_cache .ruff_cache .pytest_cache

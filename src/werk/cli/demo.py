@@ -18,6 +18,7 @@ whose history was loaded is reused by the next run (live data goes on where it s
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -327,7 +328,10 @@ def demo(
             _stop(running, server, thread, store)
         except KeyboardInterrupt:
             console.print("forced stop")
-            raise typer.Exit(130) from None
+            console.file.flush()
+            # The server thread may be inside DuckDB: exit without unwinding it (its WAL keeps
+            # every committed write); the children were killed already.
+            os._exit(130)
         finally:
             signal.signal(signal.SIGTERM, previous)
     console.print("stopped")
