@@ -141,3 +141,26 @@ def test_a_sampled_site_has_no_data_after_its_data_stops(store: Store) -> None:
     assert late.model.apt == timedelta(hours=1, minutes=15)
     assert late.model.no_data == timedelta(hours=6, minutes=45)
     assert late.completeness == pytest.approx(1.25 / 8)
+
+
+def test_ingested_batches_revise_ended_windows_only(store: Store) -> None:
+    import pyarrow as pa
+
+    engine = KpiEngine(store, model(), clock=lambda: at(12))  # 18:00 Berlin: late shift runs
+    engine.machine_results(f"{SITE}/body", at(0), at(16), Granularity.SHIFT)
+
+    def batch(*events: Event) -> pa.Table:
+        put(store, f"b{events[0].ts.timestamp()}", list(events))
+        return pa.Table.from_batches([events_to_batch(list(events))])
+
+    # On time: a count in the running shift; every query derives that shift afresh anyway.
+    assert (
+        engine.recompute_table(batch(Event(A, at(11), EventKind.COUNT, product="door", good=5)))
+        == []
+    )
+    # Late: scrap found among parts of the ended early shift.
+    late = batch(Event(A, at(1), EventKind.COUNT, product="door", good=-3, scrap=3))
+    revisions = engine.recompute_table(late)
+    assert [(r.path, r.window.label, r.changed) for r in revisions] == [
+        (A, "2026-03-02 early", True)
+    ]

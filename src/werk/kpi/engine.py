@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -438,13 +439,18 @@ class KpiEngine:
     # -- late data -------------------------------------------------------------------------------
 
     def recompute(
-        self, events: Iterable[Event], by: Sequence[Granularity] | None = None
+        self,
+        events: Iterable[Event],
+        by: Sequence[Granularity] | None = None,
+        *,
+        ended_only: bool = False,
     ) -> list[Revision]:
         """Re-derive exactly the materialised windows that late or corrected events touch.
 
         The events must already be in the store. Machine results of the touched windows are
         recomputed from the store; every materialised roll-up above them moves by the change.
-        ``by`` defaults to every granularity materialised so far (shift when none is).
+        ``by`` defaults to every granularity materialised so far (shift when none is);
+        ``ended_only`` leaves windows that have not ended yet alone.
 
         Returns:
             One revision per materialised result re-derived (machines and roll-ups).
@@ -473,7 +479,7 @@ class KpiEngine:
             calendar = plant_calendar(site, lo - _MARGIN, hi + _MARGIN)
             mapping = mappings.for_machine(path, f"{inst.type}@{inst.version}")
             for w in self._touched(path, mine, calendar, mapping, by, now, lo, hi):
-                if (path, w.by, w.label) in self._results:
+                if (path, w.by, w.label) in self._results and not (ended_only and w.end > now):
                     touched.setdefault((path, w.by), {})[w.label] = w
         revisions: list[Revision] = []
         for (path, granularity), windows in sorted(touched.items(), key=lambda kv: kv[0]):
@@ -545,24 +551,30 @@ class KpiEngine:
         return len(self._results) > 0
 
     def recompute_table(self, table: pa.Table) -> list[Revision]:
-        """Re-derive the materialised windows that a committed batch of events touches.
+        """Re-derive the materialised windows that a committed batch of late events touches.
 
-        For the ingest path: cheap when nothing of the batch's machines is materialised (one
-        look-up per machine, no decoding of rows into objects).
+        For the ingest path, so it stays cheap: only events of machines with materialised
+        windows that have ended, and only those events at or before the end of such a window,
+        are late; only ended windows are re-derived. Events of the windows still running need
+        nothing: every query derives an open window afresh (and versions it then).
         """
-        if not len(self._results) or table.num_rows == 0:
+        if not self.has_materialised() or table.num_rows == 0:
             return []
-        paths = pc.unique(table["path"]).to_pylist()
-        wanted = [p for p in paths if p is not None and self._results.has_path(p)]
-        if not wanted:
+        now = utc(self.clock())
+        paths = [p for p in pc.unique(table["path"]).to_pylist() if p is not None]
+        ended = {p: self._results.ended_until(p, now) for p in paths}
+        closed = {p: e for p, e in ended.items() if e is not None}
+        if not closed:
             return []
-        mine = table.filter(
-            pc.and_(
-                pc.is_in(table["path"], pa.array(wanted, pa.string())),
-                pc.is_in(table["kind"], pa.array(KINDS, pa.string())),
-            )
-        )
-        return self.recompute(_events_of(mine)) if mine.num_rows else []
+        wanted = pa.array(list(closed), pa.string())
+        limit = np.array([to_us(e) * 1000 for e in closed.values()] + [0], np.int64)
+        where = pc.fill_null(pc.index_in(table["path"], value_set=wanted), len(closed))
+        ts = table["ts"].cast(pa.int64()).to_numpy()
+        late = ts < limit[np.asarray(where.to_numpy(), np.int64)]
+        late &= np.isin(table["kind"].to_numpy(zero_copy_only=False), KINDS)
+        if not late.any():
+            return []
+        return self.recompute(_events_of(table.filter(pa.array(late))), ended_only=True)
 
     def materialised(self, path: str, by: Granularity) -> list[KpiResult]:
         """Return the materialised results of ``path`` at granularity ``by``, in time order."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import numpy as np
@@ -115,6 +115,7 @@ class Materialised:
         self._final = final
         self._entries: dict[Key, Entry] = {}
         self._paths: set[str] = set()
+        self._ends: dict[str, set[datetime]] = {}
 
     def __contains__(self, key: Key) -> bool:
         return key in self._entries
@@ -125,6 +126,15 @@ class Materialised:
     def has_path(self, path: str) -> bool:
         """Tell whether any result of ``path`` is materialised."""
         return path in self._paths
+
+    def ended_until(self, path: str, now: datetime) -> datetime | None:
+        """Return the latest end of a materialised window of ``path`` that has ended by ``now``."""
+        ends = [e for e in self._ends.get(path, ()) if e <= now]
+        return max(ends) if ends else None
+
+    def _note(self, path: str, window: Window) -> None:
+        self._paths.add(path)
+        self._ends.setdefault(path, set()).add(window.end)
 
     def get(self, key: Key) -> Entry | None:
         """Return the entry of a key, or None."""
@@ -154,7 +164,7 @@ class Materialised:
         if old is not None and old.digest == digest and old.findings == findings:
             return self.result(key)
         version = 1 if old is None else old.version + 1
-        self._paths.add(current.path)
+        self._note(current.path, current.window)
         self._entries[key] = Entry(
             current.path,
             current.window,
@@ -188,7 +198,10 @@ class Materialised:
         digests = [r.tobytes() for r in raw]
         out: list[KpiResult] = []
         entries = self._entries
-        self._paths.update(table.paths)
+        ends = {w.end for w in table.windows}
+        for path in table.paths:
+            self._paths.add(path)
+            self._ends.setdefault(path, set()).update(ends)
         for i in range(len(table)):
             path, window = table.path(i), table.window(i)
             key = (path, window.by, window.label)
