@@ -2,8 +2,9 @@
 
 The site is 20 lines × 10 machines with a three-shift calendar in Europe/Berlin; events are a
 plausible random mix of states (a change every ~8 minutes) and counts (every 5 minutes). werk runs
-through :class:`~werk.kpi.engine.KpiEngine` on each store backend (reading events, calendar in
-plant time, time models, roll-up, versioning). The peer is the SQL a user would write by hand in
+through :class:`~werk.kpi.engine.KpiEngine` on each store backend (reading state events and the
+store's count sums per shift-aligned bucket, calendar in plant time, time models, roll-up,
+versioning). The peer is the SQL a user would write by hand in
 PostgreSQL for the same site-month: ``LEAD(ts)`` state durations, a ``CASE`` per state, counts
 joined to ideal cycle times, per machine — without shifts, breaks, micro-stop runs, versions or
 completeness, so it does less than werk and is a floor, not an equal.
