@@ -236,7 +236,7 @@ def run(smoke: bool, pg_admin_url: str = DEFAULT_PG) -> list[list[str]]:
         if got is None:
             share.append("—")
         else:
-            share.append(f"{got['agreement decision p50'] / got['agreement read p50']:.2%}")
+            share.append(f"{got['agreement decision p50'] / got['agreement read p50']:.3%}")
     rows.append(share)
     return rows
 

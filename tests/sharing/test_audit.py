@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,27 @@ def test_a_rewritten_record_with_a_fresh_hash_breaks_the_next_link(
     assert not result.ok
     assert "record 4: link to the record before is broken" in result.problems
     store.close()
+
+
+def test_a_read_that_cannot_be_audited_fails_instead_of_dropping_the_record(tmp_path: Path) -> None:
+    from werk.errors import StoreUnavailable
+    from werk.sharing.audit import decision_record
+
+    store = open_store(f"duckdb:///{tmp_path / 'gone.duckdb'}")
+    store.close()  # every append fails from now on
+    audit = AuditLog(store, lambda path: "acme", interval=0.01, capacity=1, block_timeout=0.2)
+    door = ReadDoor(audit=audit)
+    decision = door.decide(ANN, ReadRequest(ReadKind.LATEST, "acme/wob"))
+    record = decision_record(decision, 1, datetime.now(UTC), audit.owner_of)
+    raised = 0
+    for _ in range(20):
+        try:
+            audit.append(record)
+        except StoreUnavailable:
+            raised += 1
+            break
+    assert raised == 1
+    assert audit.stats.blocked >= 1
+    assert audit.stats.failures >= 1
+    assert not audit.flush(timeout=0.2)
+    audit.close()

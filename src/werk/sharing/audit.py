@@ -9,7 +9,9 @@ a gap in the sequence or a broken link, a removed last one disagrees with the ap
 Reads must stay fast, so :class:`AuditLog` does not write per read: records go into a bounded
 queue drained by a background thread every ``interval`` (default 50 ms) in one transaction per
 batch. Overflow policy: **block** — a full queue makes the reading thread wait; a record is never
-dropped (``blocked`` counts the waits). :meth:`AuditLog.close` flushes what is left.
+dropped (``blocked`` counts the waits). A reader that waited ``block_timeout`` (the store is
+gone) fails with :class:`~werk.errors.StoreUnavailable`: a read that cannot be audited is not
+served. :meth:`AuditLog.close` flushes what is left.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from werk.errors import WerkError
+from werk.errors import StoreUnavailable
 from werk.sharing.door import Decision
 from werk.sharing.policy import canonical_json
 from werk.sharing.principal import Principal
@@ -122,12 +124,20 @@ class AuditLog:
         owner_of: Participant owning a path (for reads decided by roles).
         interval: Seconds between flushes.
         capacity: Records the queue holds before a reader waits.
+        block_timeout: Seconds a reader waits on a full queue before its read fails.
     """
 
     def __init__(
-        self, store: Store, owner_of: OwnerOf, *, interval: float = 0.05, capacity: int = 10_000
+        self,
+        store: Store,
+        owner_of: OwnerOf,
+        *,
+        interval: float = 0.05,
+        capacity: int = 10_000,
+        block_timeout: float = 30.0,
     ) -> None:
         self.store = store
+        self.block_timeout = block_timeout
         self.owner_of = owner_of
         self.interval = interval
         self.stats = _Stats()
@@ -153,7 +163,16 @@ class AuditLog:
             self._queue.put_nowait(record)
         except queue.Full:
             self.stats.blocked += 1
-            self._queue.put(record)
+            try:
+                self._queue.put(record, timeout=self.block_timeout)
+            except queue.Full:
+                # fail closed: a read that cannot be audited is not served
+                with self._lock:
+                    self._enqueued -= 1
+                raise StoreUnavailable(
+                    f"the audit log has not been written for {self.block_timeout:.0f} s",
+                    key="sharing.audit_unavailable",
+                ) from None
 
     # -- flushing -------------------------------------------------------------------------------
     def _drain(self) -> list[AuditAppend]:
@@ -170,14 +189,15 @@ class AuditLog:
         while True:
             try:
                 self.store.append_audit(batch)
-            except WerkError as exc:  # the store may be down; keep the batch and try again
+            except Exception as exc:  # the store may be down; keep the batch and try again
                 self.stats.failures += 1
                 if self.stats.failures == 1 or self.stats.failures % 100 == 0:
                     log.warning("audit records not written yet (%d waiting): %s", len(batch), exc)
-                if self._stop.is_set() and self.stats.failures > 50:
-                    log.error("audit: giving up on %d records at shutdown", len(batch))
+                if self._stop.is_set():
+                    # shutting down with the store gone: say what is lost, loudly, once
+                    log.error("audit: %d records not written at shutdown: %s", len(batch), exc)
                     return
-                time.sleep(min(delay, 2.0))
+                self._stop.wait(min(delay, 2.0))
                 delay *= 2
                 continue
             break

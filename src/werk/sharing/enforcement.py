@@ -72,6 +72,7 @@ class Enforcer:
         self._cache: dict[str, tuple[Agreement, Policy]] = {}
         self._first_use: dict[str, datetime] = {}
         self._generation = -1
+        self._epoch = 0
         self._checked = 0.0
         self._lock = threading.Lock()
         exchange.listeners.append(self.forget)
@@ -80,6 +81,7 @@ class Enforcer:
         """Drop a cached agreement (it changed in this process)."""
         with self._lock:
             self._cache.pop(agreement_id, None)
+            self._epoch += 1
 
     def _agreement(self, agreement_id: str) -> tuple[Agreement, Policy] | None:
         now = time.monotonic()
@@ -88,18 +90,23 @@ class Enforcer:
             with self._lock:
                 if generation != self._generation:
                     self._cache.clear()
+                    self._epoch += 1
                     self._generation = generation
                 self._checked = now
         with self._lock:
             hit = self._cache.get(agreement_id)
         if hit is not None:
             return hit
+        with self._lock:
+            epoch = self._epoch
         found = self.exchange.agreement(agreement_id)
         if found is None:
             return None
         entry = (found, found.parsed_policy())
         with self._lock:
-            self._cache[agreement_id] = entry
+            # a change made while we read may have been read too late: cache only a clean read
+            if self._epoch == epoch:
+                self._cache[agreement_id] = entry
         return entry
 
     def _first(self, agreement: Agreement, now: datetime) -> datetime:
