@@ -439,6 +439,8 @@ def opcua_section(*, smoke: bool) -> Section:
     finally:
         server.terminate()
         server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
     return Section(
         title="Connectors: OPC UA tags at 1 Hz, end to end (issue 4)",
         header=["client", "processes × sessions", "tags (1 Hz)", "values/s received", "of tags"],
