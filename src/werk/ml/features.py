@@ -365,6 +365,8 @@ def _machine_features(
         lo = np.searchsorted(keys, lo_key, side="left")
         out[:, :, col] = (hi - lo).reshape(m_count, n_win)
     keys = _sorted_keys(targets, paths, start_ns)
+    if len(keys) == 0:
+        return out  # no failure seen: time since failure unknown
     last = np.searchsorted(keys, grid_key, side="left") - 1
     known = (last >= 0) & ((keys[np.maximum(last, 0)] >> 41) == (grid_key >> 41))
     last_ms = (keys[np.maximum(last, 0)] & ((1 << 41) - 1)) - _OFFSET

@@ -143,6 +143,13 @@ def evaluate_fleet(
             entry: dict[str, object] = {
                 "train_rows": int(train.sum()),
                 "test_rows": int(test.sum()),
+                # Recorded so a reader (and a test) can verify the split independently.
+                "train_labels_until": from_ns(int(known[train].max())).isoformat()
+                if train.any()
+                else None,
+                "test_from": from_ns(int(frame.end_ns[test].min())).isoformat()
+                if test.any()
+                else None,
             }
             w_train = weight[train] if weight is not None else None
             base = baseline(task, y[train], int(test.sum()), weight=w_train)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -250,15 +251,22 @@ def score(
 
 
 async def scoring_loop(
-    store: Store, registry: Registry, interval_s: float, *, name: str = "pdm"
+    store: Store,
+    registry: Registry,
+    interval_s: float,
+    *,
+    name: str = "pdm",
+    clock: Callable[[], datetime] | None = None,
 ) -> None:
     """Score every ``interval_s`` seconds until cancelled (the API runs it as a task).
 
-    A failed round is logged and the loop goes on: scoring must not take the server down.
+    ``clock`` gives the instant to score as of (default: now; a replay passes its own). A failed
+    round is logged and the loop goes on: scoring must not take the server down.
     """
     while True:
         try:
-            done = await asyncio.to_thread(score, store, registry, name=name)
+            at = clock() if clock is not None else datetime.now(UTC)
+            done = await asyncio.to_thread(score, store, registry, name=name, now=at)
             log.info("scored %d sites", len(done))
         except NotFound as exc:
             log.info("scoring skipped: %s", exc)

@@ -1,0 +1,58 @@
+"""Labels from events agree with the simulator's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from werk.ml.features import window_features
+from werk.ml.labels import LabelSpec, make_labels
+from werk.ml.source import Data
+
+H_NS = 3_600_000_000_000
+
+
+def test_failure_labels_match_the_true_wear_out_failures(data: Data, history_dir: Path) -> None:
+    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
+    labels = make_labels(frame, data.events, LabelSpec())
+    truth = ds.dataset(history_dir / "truth" / "failures", partitioning="hive").to_table()
+    wear = truth.filter(pc.equal(truth["cause"], "wear"))
+    assert wear.num_rows >= 6, "the fixture should hold several wear-out failures"
+    # Every wear-out failure makes the 24 windows before it positive, with its reason.
+    for row in wear.to_pylist():
+        start_ns = int(row["start"].timestamp() * 1e9)
+        mine = frame.path == row["path"]
+        before = mine & (frame.end_ns < start_ns) & (frame.end_ns >= start_ns - 24 * H_NS)
+        if before.sum() == 0:
+            continue
+        assert (labels.failure[before] == 1).all()
+        assert set(labels.failure_reason[before].tolist()) >= {row["reason"]}
+        rul = labels.rul_h[before]
+        expected = (start_ns - frame.end_ns[before]) / H_NS
+        np.testing.assert_allclose(rul, np.minimum(expected, 120.0), atol=1e-6)
+    # Random failures are not the target: no label comes from them alone.
+    positives = labels.failure == 1
+    assert all("wear" in str(r) for r in labels.failure_reason[positives].tolist())
+
+
+def test_scrap_is_joined_back_to_the_window_that_made_the_parts(data: Data) -> None:
+    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
+    labels = make_labels(frame, data.events)
+    counts = data.events.filter(pc.equal(data.events["kind"], "count"))
+    inside = counts.filter(pc.greater_equal(counts["ts"], data.start))
+    # Late scrap found at end-of-line is booked on the original count's time: totals agree.
+    assert labels.parts.sum() == pc.sum(inside["good"]).as_py() + pc.sum(inside["scrap"]).as_py()
+    rate = labels.scrap_rate[~np.isnan(labels.scrap_rate)]
+    assert ((rate >= 0) & (rate <= 1)).all()
+    assert 0 < rate.mean() < 0.2
+
+
+def test_labels_are_unknown_where_the_data_ends(data: Data) -> None:
+    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
+    labels = make_labels(frame, data.events)
+    last = frame.end_ns == frame.end_ns.max()
+    assert np.isnan(labels.failure[last]).all() or (labels.failure[last] == 1).all()
+    assert (labels.failure_known == frame.end_ns + 24 * H_NS).all()
