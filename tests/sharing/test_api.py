@@ -507,3 +507,31 @@ def test_catalog_pages_and_a_new_agreement_supersedes_the_old(world: World) -> N
     assert ok(bosch.get("/api/v1/range", params={**params, "agreement": again["agreement_id"]}))[
         "rows"
     ]
+
+
+def test_only_the_owners_admins_decide_what_is_shared(world: World) -> None:
+    made = ok(
+        world.client("admin").post(
+            "/api/v1/keys",
+            json={
+                "name": f"acme-viewer-{uuid.uuid4().hex[:6]}",
+                "role": "viewer",
+                "participant": "acme",
+            },
+        ),
+        201,
+    )
+    with world.new_client("kuka") as viewer:
+        viewer.headers["Authorization"] = f"Bearer {made['secret']}"
+        body = {"id": f"v-{uuid.uuid4().hex[:6]}", "scope": ROBOT, "categories": ["raw"]}
+        refused = viewer.post("/api/v1/sharing/assets", json=body)
+        assert refused.status_code == 403
+        assert refused.json()["key"] == "sharing.not_owner"
+        assert viewer.get("/api/v1/sharing/offers").status_code == 200
+    # nobody registers data it does not own
+    other = {"id": f"o-{uuid.uuid4().hex[:6]}", "scope": "kuka/lab", "categories": ["raw"]}
+    assert world.client("acme").post("/api/v1/sharing/assets", json=other).status_code == 403
+    # automatic steps are recorded as werk's, on the owner's behalf
+    agreement = agree(world, "kuka", usage={"permission": [{"action": "use"}]})
+    log = ok(world.client("acme").get("/api/v1/sharing/audit", params={"agreement": agreement}))
+    assert {r["actor"] for r in log if r["what"] == "agreement.active"} == {"werk-auto"}

@@ -39,6 +39,12 @@ GENERATION = "sharing.generation"
 OPEN_ACCESS: dict[str, object] = {"permission": [{"action": "use"}]}
 
 
+def agent(participant: str) -> Principal:
+    """Return the principal werk acts as on a participant's behalf (pre-approved agreements,
+    finalization), so the audit log says it was automatic."""
+    return Principal("werk-auto", Role.ADMIN, participant, kind="key")
+
+
 def _urn() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
@@ -110,6 +116,25 @@ class Exchange:
             return principal.role != Role.EDGE
         return principal.participant == PLATFORM and principal.role == Role.ADMIN
 
+    def _manage(self, principal: Principal, participant: str, path: str, what: str) -> None:
+        """Require that ``principal`` may make sharing decisions for ``participant`` on ``path``:
+        an admin of that participant there (sharing is the owner's decision, not a viewer's), or a
+        platform admin.
+
+        Raises:
+            Forbidden: it may not.
+        """
+        if principal.participant == PLATFORM and principal.may(Role.ADMIN, ""):
+            return
+        if principal.participant == participant and principal.may(Role.ADMIN, path):
+            return
+        raise Forbidden(
+            f"{principal.name} may not {what}: only an admin of {participant} on {path!r} may",
+            key="sharing.not_owner",
+            path=path,
+            owner=participant,
+        )
+
     # -- data assets -------------------------------------------------------------------------------
     def create_asset(self, principal: Principal, body: Mapping[str, object]) -> DataAsset:
         """Register a data asset owned by the principal's participant (an admin may name one).
@@ -121,10 +146,7 @@ class Exchange:
         data = dict(body)
         data.setdefault("owner", principal.participant)
         asset = DataAsset.from_body(data)
-        if not self._acts_for(principal, asset.owner):
-            raise Forbidden(
-                f"{principal.name} may not act for {asset.owner}", key="sharing.not_owner"
-            )
+        self._manage(principal, asset.owner, asset.scope, f"register data of {asset.owner}")
         self.forget_people()
         holder = self.owner_of(asset.scope)
         if holder != asset.owner:
@@ -178,7 +200,8 @@ class Exchange:
         """
         asset = self.asset(asset_id)
         if not self._acts_for(principal, asset.owner):
-            raise Forbidden(f"{principal.name} may not offer {asset_id}", key="sharing.not_owner")
+            raise _not_found("data asset", asset_id)
+        self._manage(principal, asset.owner, asset.scope, f"offer {asset_id}")
         usage = checked(usage_policy, where="usage_policy")
         access = checked(access_policy or OPEN_ACCESS, where="access_policy", access=True)
         offer = Offer(
@@ -222,6 +245,7 @@ class Exchange:
         offer = self.offer(offer_id)
         if not self._acts_for(principal, offer.owner):
             raise _not_found("offer", offer_id)
+        self._manage(principal, offer.owner, offer.asset.scope, f"withdraw {offer_id}")
         gone = replace(offer, active=False)
         doc = self.store.put_document(OFFER, offer.id, gone.body(), expected_version=offer.version)
         self._record(principal, "offer.withdrawn", offer.owner, subject=offer.id)
@@ -377,7 +401,7 @@ class Exchange:
         self.store.put_document(NEGOTIATION, str(body["providerPid"]), body, expected_version=0)
         body, version = self._step(principal, body, 1, Message.REQUEST, "consumer", message)
         if offer.auto_accept and offer.active and asked.hash == offer.usage_hash:
-            body, version = self._agree(principal, body, version, automatic=True)
+            body, version = self._agree(agent(offer.owner), body, version, automatic=True)
         return body
 
     def _agree(
@@ -420,6 +444,9 @@ class Exchange:
         sender = self._party(principal, body)
         if sender is None:
             raise _not_found("negotiation", pid)
+        if sender == "provider":
+            scope = self.offer(str(body["offer"])).asset.scope
+            self._manage(principal, str(body["provider"]), scope, f"answer negotiation {pid}")
         if message == Message.AGREEMENT:
             transition(State(str(body["state"])), message, sender)  # check before drafting
             body, version = self._agree(principal, body, version, automatic=False)
@@ -448,7 +475,7 @@ class Exchange:
             }
         body, version = self._step(principal, body, version, message, sender, payload)
         if message == Message.VERIFICATION:
-            body, version = self._finalize(principal, body, version)
+            body, version = self._finalize(agent(str(body["provider"])), body, version)
         return body
 
     def _finalize(
@@ -552,11 +579,9 @@ class Exchange:
             )
             if current is None:
                 raise _not_found("agreement", agreement_id)
-            if check and not self._acts_for(principal, current.assigner):
-                raise Forbidden(
-                    f"only the owner {current.assigner} may change agreement {agreement_id}",
-                    key="sharing.not_owner",
-                    agreement=agreement_id,
+            if check:
+                self._manage(
+                    principal, current.assigner, current.asset.scope, f"change {agreement_id}"
                 )
             change_status(current.status, status, agreement_id)
             changed = replace(current, status=status, reason=reason)
