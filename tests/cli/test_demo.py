@@ -99,6 +99,11 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, (newest, output.read_text())
                 time.sleep(1)
                 newest = _latest_by_site(client)
+            benchmark = client.get(
+                "/api/v1/kpi/benchmark", params={"path": "autowerk", "from": "-1d", "to": "now"}
+            )  # the fleet's asset model was registered: the history yields KPIs for every site
+            assert benchmark.status_code == 200, benchmark.text
+            assert {r["site"] for r in benchmark.json()["rows"]} == {f"autowerk/{s}" for s in SITES}
             edges = client.get("/api/v1/edge").raise_for_status().json()["edges"]
             assert {e["edge"] for e in edges} >= set(SITES)
         demo.send_signal(signal.SIGINT)  # Ctrl-C

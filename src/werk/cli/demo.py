@@ -144,6 +144,26 @@ def _backfill(fleet: Fleet, days: int, folder: Path, url: str, secret: str) -> d
     return loaded
 
 
+def _register_assets(fleet: Fleet, url: str, secret: str) -> None:
+    """Load the fleet's asset model (sites, calendars, types, ideal cycles) so KPIs compute."""
+    import httpx
+
+    from werk.assets.document import dump_assets
+    from werk.sim.assets import asset_model
+
+    model = asset_model(fleet)
+    answer = httpx.post(
+        f"{url}/api/v1/assets",
+        content=dump_assets(model).encode(),
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    console.print(
+        f"1/4 asset model: {len(fleet.sites)} sites, {len(model.instances)} machines registered"
+    )
+
+
 def _secret(store: Store, file: Path) -> str:
     """Return the demo's admin key, made once per demo folder (kept in ``file``, mode 0600)."""
     from werk.api.credentials import create_key
@@ -224,25 +244,28 @@ def _wait_for_edges(url: str, secret: str, edges: list[str], live: Live, timeout
     console.print(f"[yellow]not every edge reported within {timeout_s:g} s; see {logs}[/yellow]")
 
 
-def _banner(url: str, folder: Path, password: str | None, fleet: Fleet, live: bool) -> None:
+def _banner(
+    url: str, folder: Path, password: str | None, fleet: Fleet, days: int, live: bool
+) -> None:
     site = fleet.sites[0]
     login = f"demo / {password}" if password else f"the admin key in {folder / 'admin-key'}"
     env = f"WERK_URL={url} WERK_API_KEY=$(cat {folder / 'admin-key'})"
-    console.print(
-        f"\n[bold green]werk is running[/bold green] at [link={url}]{url}[/link]\n"
-        f"  log in:      {login}   (also in {folder / ('login' if password else 'admin-key')})\n"
-        f"  API docs:    {url}/api/v1/docs\n"
-        "  try:\n"
-        f"    open {url}/#/edge             edge health: buffer, lag, completeness per site\n"
-        f"    {env} werk kpi benchmark --path {fleet.enterprise} --from -7d\n"
-        f"    {env} werk query latest --path {site.path}\n"
-    )
+    lines = [
+        f"\n[bold green]werk is running[/bold green] at [link={url}]{url}[/link]",
+        f"  log in:      {login}   (also in {folder / ('login' if password else 'admin-key')})",
+        f"  API docs:    {url}/api/v1/docs",
+        "  try:",
+        f"    {env} werk kpi benchmark --path {fleet.enterprise} --from -{days}d",
+        f"    {env} werk query latest --path {site.path}",
+    ]
     if live:
-        edge = folder / "edges" / site.name / "plant.yaml"
-        console.print(
-            f"    werk edge status {edge}\n"
-            f"  logs of the simulator and the edges: {folder / 'logs'}\n"
-        )
+        lines += [
+            f"    open {url}/#/edge   (edge health: buffer, lag, completeness per site)",
+            f"    werk edge status {folder / 'edges' / site.name / 'plant.yaml'}",
+            f"  logs of the simulator and the edges: {folder / 'logs'}",
+        ]
+    for line in lines:
+        console.print(line, soft_wrap=True)  # no hard wraps: the commands are for copying
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -301,6 +324,7 @@ def demo(
         password = _login(store, live_fleet.enterprise, data_dir / "login")
         server, thread = _serve(settings, store)
         console.print(f"serving {url} on {data_dir / 'werk.duckdb'}")
+        _register_assets(live_fleet, url, secret)
         if live:  # the silos start while the history loads: both take a while
             running = _start_simulator(live_fleet, data_dir, embedded_broker)
         if marker.exists():
@@ -312,7 +336,7 @@ def demo(
         if running is not None:
             _start_edges(running, live_fleet, url, store)
             _wait_for_edges(url, secret, [s.name for s in live_fleet.sites], running, 60)
-        _banner(url, data_dir, password, live_fleet, live)
+        _banner(url, data_dir, password, live_fleet, days, live)
         console.print("Ctrl-C stops everything." if stop_after_s is None else "")
         deadline = None if stop_after_s is None else time.monotonic() + stop_after_s
         while deadline is None or time.monotonic() < deadline:
@@ -343,8 +367,6 @@ def _start_simulator(fleet: Fleet, folder: Path, embedded: bool) -> Live:
 
     with console.status("2/4 starting the MQTT broker"):
         mqtt, broker = demo_stack.open_broker(embedded=embedded)
-    where = "embedded broker" if mqtt.embedded else "local Mosquitto"
-    console.print(f"2/4 MQTT: {where} on {mqtt.host}:{mqtt.port}")
     running = demo_stack.Live(folder, broker, mqtt)
     base = demo_stack.free_ports(HOST, 4840, len(fleet.sites))
     running.start_sim(folder / "fleet.yaml", host=HOST, base=base)
@@ -358,6 +380,8 @@ def _start_edges(running: Live, fleet: Fleet, url: str, store: Store) -> None:
     with console.status("2/4 waiting for the simulator's silos (werk sim run)"):
         running.wait_sim()
     mqtt = running.mqtt
+    where = "embedded broker" if mqtt.embedded else "local Mosquitto"
+    console.print(f"2/4 MQTT: {where} on {mqtt.host}:{mqtt.port}")
     endpoints = demo_stack.silo_endpoints(fleet, HOST, running.base)
     for site in fleet.sites:
         where = endpoints.get(site.name) or f"mqtt://{mqtt.host}:{mqtt.port}/spBv1.0/{site.name}"
