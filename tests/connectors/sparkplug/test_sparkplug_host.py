@@ -18,7 +18,7 @@ import pytest
 from tests.connectors.broker import PASSWORD, USER, Broker
 from tests.connectors.conftest import connected, gather_until, later, until
 from werk.codecs.sparkplug import DataType, Metric, Payload, encode_payload
-from werk.connectors.base import connector
+from werk.connectors.base import PointRole, connector
 from werk.connectors.derive import BadReason
 from werk.connectors.sparkplug import SparkplugConfig
 from werk.connectors.sparkplug.mapping import NodeSession
@@ -170,7 +170,7 @@ async def test_seq_gap_unknown_alias_and_stale_death(
                     f"spBv1.0/{group}/DDATA/{edge}/{press.path.rsplit('/', 1)[1]}",
                     encode_payload(gap),
                 )
-                await until(lambda: not (node.births < 2), within_s=10)
+                await until(lambda: node.births >= 2, within_s=10)
                 assert host.diagnostics()["seq_gaps"] == 1
                 await asyncio.sleep(0.3)  # past rebirth_interval_s
                 # A DDATA in sequence but with an alias no birth declared.
@@ -183,14 +183,12 @@ async def test_seq_gap_unknown_alias_and_stale_death(
                     f"spBv1.0/{group}/DDATA/{edge}/{press.path.rsplit('/', 1)[1]}",
                     encode_payload(unknown, datatypes=False),
                 )
-                await until(lambda: not (node.births < 3), within_s=10)
+                await until(lambda: node.births >= 3, within_s=10)
                 assert host.diagnostics()["unknown_aliases"] == 1
                 # An NDEATH from an older MQTT session (another bdSeq) must not kill the node.
                 old = Payload(timestamp=0, metrics=(Metric("bdSeq", None, 0, DataType.UINT64, 77),))
                 await rogue.publish(f"spBv1.0/{group}/NDEATH/{edge}", encode_payload(old), qos=1)
-                await until(
-                    lambda: host.diagnostics()["stale_deaths_ignored"] != 0, within_s=5
-                )
+                await until(lambda: host.diagnostics()["stale_deaths_ignored"] != 0, within_s=5)
             assert host.diagnostics()["deaths"] == 0
             assert host.diagnostics()["rebirth_requests"] == 2
 
@@ -214,3 +212,32 @@ async def test_host_over_tls_with_credentials(private_broker: Broker) -> None:
     async with connector("sparkplug").open(right) as host:
         await connected(host)
         assert host.diagnostics()["password"] == "***"
+
+
+async def test_auto_devices_from_asset_path(
+    site_of: Callable[[Silo], StaticSite], mqtt_port: int
+) -> None:
+    site = site_of(Silo.SPARKPLUG)
+    press, robot = site.machines
+    cfg = SparkplugConfig(
+        name="auto",
+        host="127.0.0.1",
+        port=mqtt_port,
+        group_id=site.path.split("/")[1],
+        host_id=f"werk-auto-{uuid.uuid4().hex[:6]}",
+        flush_interval_ms=50,
+        auto_devices=True,
+        auto_roles={"Status/State": PointRole.STATE, "Production/GoodParts": PointRole.GOOD},
+    )
+    async with connector("sparkplug").open(cfg) as host:
+        await connected(host)
+        async with open_silo(site, port=0, mqtt_port=mqtt_port):
+            got = await gather_until(
+                host,
+                lambda g: (
+                    g.latest(robot.path, "weld_current") is not None
+                    and g.latest(press.path, "good_parts") is not None
+                ),
+            )
+    assert got.latest(robot.path, "weld_current").value == 7.5  # type: ignore[union-attr]
+    assert {(e.path, e.code) for e in got.events} >= {(robot.path, "3")}
