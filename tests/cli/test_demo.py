@@ -106,8 +106,8 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
             assert {r["site"] for r in benchmark.json()["rows"]} == {f"autowerk/{s}" for s in SITES}
             edges = client.get("/api/v1/edge").raise_for_status().json()["edges"]
             assert {e["edge"] for e in edges} >= set(SITES)
-        demo.send_signal(signal.SIGINT)  # Ctrl-C
     finally:
+        demo.send_signal(signal.SIGINT)  # Ctrl-C, also when a check above failed
         try:
             demo.wait(timeout=90)
         except subprocess.TimeoutExpired:
