@@ -11,7 +11,8 @@ For a read naming an agreement, in this order (the first failure denies):
 6. the usage policy is evaluated (:func:`werk.sharing.evaluation.evaluate`): purpose, use
    period, elapsed time, counts, path, signals, data window, aggregation floor, prohibitions;
 7. a ``count`` limit consumes one use with the store's atomic counter, so N parallel reads under
-   ``count <= N`` get exactly N permits, across processes.
+   ``count <= N`` get exactly N permits, across processes; a live stream is one use however
+   often it is re-decided.
 
 Agreements are cached in memory by id. The cache is dropped for an agreement the moment this
 process changes it (:class:`~werk.sharing.exchange.Exchange` calls :meth:`Enforcer.forget`), and
@@ -25,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -33,7 +35,7 @@ from werk.errors import Conflict
 from werk.samples import from_ns, to_ns
 from werk.sharing.agreements import Agreement, Status
 from werk.sharing.audit import AuditLog
-from werk.sharing.door import Category, Decision, ReadDoor, ReadRequest, Reason, Scope
+from werk.sharing.door import Category, Decision, ReadDoor, ReadKind, ReadRequest, Reason, Scope
 from werk.sharing.evaluation import (
     Context,
     changes,
@@ -49,6 +51,8 @@ from werk.sharing.principal import Principal
 from werk.store import Store
 
 Clock = Callable[[], datetime]
+STREAMS_KEPT = 10_000
+"""Live streams remembered as counted (a re-decision of a stream is not another use)."""
 
 
 def _utcnow() -> datetime:
@@ -73,6 +77,9 @@ class Enforcer:
         self._first_use: dict[str, datetime] = {}
         self._generation = -1
         self._epoch = 0
+        # live streams re-decide the very same request object every few seconds: that is one
+        # use, not one per re-decision (bounded: the oldest streams are forgotten first)
+        self._streams: OrderedDict[int, ReadRequest] = OrderedDict()
         self._checked = 0.0
         self._lock = threading.Lock()
         exchange.listeners.append(self.forget)
@@ -108,6 +115,29 @@ class Enforcer:
             if self._epoch == epoch:
                 self._cache[agreement_id] = entry
         return entry
+
+    def _streaming(self, request: ReadRequest) -> bool:
+        """Whether ``request`` is a live stream already counted (a re-decision of it)."""
+        if request.kind != ReadKind.STREAM:
+            return False
+        with self._lock:
+            seen = self._streams.get(id(request))
+            if seen is request:
+                self._streams.move_to_end(id(request))
+                return True
+            self._streams[id(request)] = request
+            while len(self._streams) > STREAMS_KEPT:
+                self._streams.popitem(last=False)
+            return False
+
+    def _stored_first(self, agreement: Agreement) -> datetime | None:
+        """Return the first use recorded in the store (by any process), None before it."""
+        stamp = self.store.counter(f"sharing.first_use:{agreement.id}")
+        if not stamp:
+            return None
+        first = from_ns(stamp)
+        self._first_use[agreement.id] = first
+        return first
 
     def _first(self, agreement: Agreement, now: datetime) -> datetime:
         """Return the first use of ``agreement``, recording ``now`` if this is it (exactly once,
@@ -177,6 +207,8 @@ class Enforcer:
         now = self.clock()
         uses_policy = "elapsedTime" in operands(policy)
         first = self._first_use.get(agreement.id)
+        if uses_policy and first is None:
+            first = self._stored_first(agreement)
         context = Context(
             now=now,
             participant=principal.participant,
@@ -188,7 +220,7 @@ class Enforcer:
             if any(r.code == "period.over" for r in outcome.reasons):
                 self._expire(principal, agreement)
             return replace(deny("policy.denied", "", agreement=agreement), reasons=outcome.reasons)
-        if outcome.count_limit is not None:
+        if outcome.count_limit is not None and not self._streaming(request):
             used = self.store.increment(f"sharing.uses:{agreement.id}", 1, outcome.count_limit)
             if used is None:
                 return deny(
