@@ -437,9 +437,45 @@ def test_dsp_binding(world: World) -> None:
     assert "weather" in bad.json()["detail"]
 
 
-def test_policy_schema_is_served(world: World) -> None:
+def test_policy_schema_and_vocabulary_are_served(world: World) -> None:
     schema = httpx.get(f"{world.url}/api/v1/sharing/policy-schema.json").json()
     assert schema["title"].startswith("werk usage policy")
+    vocabulary = httpx.get(f"{world.url}/api/v1/sharing/vocabulary").json()
+    names = {o["name"] for o in vocabulary["operands"]}
+    assert {"purpose", "count", "bucket", "signal", "dataDateTime"} <= names
+    assert "distribute" not in vocabulary["actions"]["use"]
+
+
+def test_other_terms_than_offered_wait_for_the_owner(world: World) -> None:
+    acme, kuka = world.client("acme"), world.client("kuka")
+    asset = f"t-{uuid.uuid4().hex[:8]}"
+    ok(
+        acme.post(
+            "/api/v1/sharing/assets", json={"id": asset, "scope": ROBOT, "categories": ["raw"]}
+        ),
+        201,
+    )
+    usage = {"permission": [{"action": "use", "constraint": [c("purpose", "eq", CM)]}]}
+    offer = ok(
+        acme.post(
+            "/api/v1/sharing/offers",
+            json={"asset": asset, "usage_policy": usage, "auto_accept": True},
+        ),
+        201,
+    )
+    wider = {"permission": [{"action": "use"}, {"action": "distribute"}]}
+    asked = ok(
+        kuka.post("/api/v1/sharing/negotiations", json={"offer": offer["id"], "policy": wider}),
+        201,
+    )
+    assert asked["state"] == "REQUESTED"  # not the pre-approved terms: a person decides
+    assert asked["policy_hash"] != offer["usage_hash"]
+    same = ok(
+        kuka.post("/api/v1/sharing/negotiations", json={"offer": offer["id"], "policy": usage}),
+        201,
+    )
+    assert same["state"] == "FINALIZED"  # the same terms, spelled out: the same hash
+    assert same["policy_hash"] == offer["usage_hash"]
 
 
 @pytest.mark.parametrize("n", [6])

@@ -24,7 +24,7 @@ from werk.sharing.audit import verify
 from werk.sharing.catalog import DataAsset, Offer, dcat_catalog
 from werk.sharing.exchange import Exchange
 from werk.sharing.negotiation import Message
-from werk.sharing.policy import schema
+from werk.sharing.policy import ACTIONS, DUTIES, OPERANDS, schema
 from werk.sharing.principal import PLATFORM, Role
 
 router = APIRouter(prefix="/sharing", tags=["sharing"])
@@ -106,6 +106,28 @@ def agreement_public(agreement: Agreement) -> dict[str, object]:
 async def policy_schema() -> JSONResponse:
     """Return the JSON Schema of usage and access policies."""
     return JSONResponse(schema(), media_type="application/schema+json")
+
+
+@router.get("/vocabulary", operation_id="sharing_vocabulary", summary="Policy vocabulary")
+async def vocabulary() -> dict[str, object]:
+    """Return the left operands (type, operators, narrows or decides, technical or legal), the
+    actions and the duties werk enforces; anything else in a policy denies."""
+    return {
+        "operands": [
+            {
+                "name": o.name,
+                "type": o.type,
+                "operators": sorted(o.operators),
+                "narrows": o.narrows,
+                "access": o.access,
+                "mode": o.mode,
+                "description": o.description,
+            }
+            for o in OPERANDS.values()
+        ],
+        "actions": {name: sorted(covers) for name, covers in ACTIONS.items()},
+        "duties": dict(DUTIES),
+    }
 
 
 @router.get("/assets", operation_id="list_data_assets", summary="Data assets you own")
