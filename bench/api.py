@@ -58,6 +58,11 @@ def _direct(fn: Callable[[], object], n: int) -> list[float]:
 
 def sections(*, smoke: bool, pg_admin_url: str) -> list[Section]:
     """Run the API latency benchmark; ``smoke`` uses one day and fewer requests."""
+    return [measure(days=1 if smoke else 7, requests=10 if smoke else 200)]
+
+
+def measure(*, days: int, requests: int) -> Section:
+    """Measure the three views over ``days`` of history, ``requests`` per load level."""
     import uvicorn
     from pydantic import SecretStr
 
@@ -72,8 +77,6 @@ def sections(*, smoke: bool, pg_admin_url: str) -> list[Section]:
     from werk.sim.history import write_history
     from werk.store import open_store
 
-    days = 1 if smoke else 7
-    requests = 10 if smoke else 200
     folder = Path(tempfile.mkdtemp(prefix="werk-bench-api-"))
     text = re.sub(
         r"^sample_period:.*$", "sample_period: 60", default_fleet_path().read_text(), flags=re.M
@@ -160,16 +163,37 @@ def sections(*, smoke: bool, pg_admin_url: str) -> list[Section]:
         server.should_exit = True
         thread.join(15)
         store.close()
-    return [
-        Section(
-            title="API latency under concurrent load (127.0.0.1)",
-            header=["view", "path", "clients", "p50 ms", "p95 ms", "p99 ms"],
-            rows=rows,
-            notes=[
-                f"default fleet ({len(fleet.sites)} sites, {len(model.instances)} machines), "
-                f"{days} d at 60 s samples, DuckDB; {requests} requests per level",
-                "direct peer of the overview: its heaviest store read (latest of every "
-                "series); its KPI part is cached 15 s, so under load it is mostly that read",
-            ],
-        )
-    ]
+    return Section(
+        title="API latency under concurrent load (127.0.0.1)",
+        header=["view", "path", "clients", "p50 ms", "p95 ms", "p99 ms"],
+        rows=rows,
+        notes=[
+            f"default fleet ({len(fleet.sites)} sites, {len(model.instances)} machines), "
+            f"{days} d at 60 s samples, DuckDB; {requests} requests per level",
+            "direct peer of the overview: its heaviest store read (latest of every "
+            "series); its KPI part is cached 15 s, so under load it is mostly that read",
+        ],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.api --days 2 --requests 50``: this benchmark alone, printed."""
+    import argparse
+
+    from rich.console import Console
+    from rich.table import Table
+
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
+    parser.add_argument("--days", type=int, default=7, help="days of history")
+    parser.add_argument("--requests", type=int, default=200, help="requests per load level")
+    args = parser.parse_args(argv)
+    section = measure(days=args.days, requests=args.requests)
+    table = Table(*section.header, title=section.title, caption="; ".join(section.notes))
+    for row in section.rows:
+        table.add_row(*row)
+    Console(width=150).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,7 +8,6 @@ agreement are applied), or denies it (404 for a path the caller may not see).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Annotated
 
@@ -17,8 +16,9 @@ import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request, Response
 
 from werk.api.auth import Door, Reader
+from werk.api.flights import Answer, flights
 from werk.api.params import parse_path, parse_time
-from werk.api.tables import table_response
+from werk.api.tables import encoded, wants_arrow
 from werk.assets.paths import validate_signal
 from werk.errors import InvalidInput, PathError
 from werk.sharing.door import ReadKind, ReadRequest, Scope
@@ -98,11 +98,15 @@ async def series(
         principal,
         ReadRequest(ReadKind.SERIES, the_path, agreement=agreement, purpose=purpose),
     )
-    table = await asyncio.to_thread(
-        scoped_read, scope, the_path, None, lambda p, _: store.series(p or None)
-    )
-    door.record(decision, table.num_rows)
-    return table_response(request, table)
+    arrow = wants_arrow(request)
+
+    def answer() -> Answer:
+        table = scoped_read(scope, the_path, None, lambda p, _: store.series(p or None))
+        return encoded(table, arrow)
+
+    found = await flights(request).run(("series", the_path, scope, arrow), answer)
+    door.record(decision, found.rows)
+    return found.response()
 
 
 @router.get("/latest", operation_id="latest", summary="Newest value of each series")
@@ -128,11 +132,16 @@ async def latest(
             purpose=purpose,
         ),
     )
-    table = await asyncio.to_thread(
-        scoped_read, scope, the_path, names, lambda p, s: store.latest(p or None, s)
-    )
-    door.record(decision, table.num_rows)
-    return table_response(request, table)
+    arrow = wants_arrow(request)
+
+    def answer() -> Answer:
+        table = scoped_read(scope, the_path, names, lambda p, s: store.latest(p or None, s))
+        return encoded(table, arrow)
+
+    key = ("latest", the_path, tuple(names) if names else None, scope, arrow)
+    found = await flights(request).run(key, answer)
+    door.record(decision, found.rows)
+    return found.response()
 
 
 @router.get("/range", operation_id="range", summary="Samples over time, raw or downsampled")
@@ -199,17 +208,37 @@ async def range_(
             tz=tz,
         )
 
-    table = await asyncio.to_thread(scoped_read, scope, the_path, names, read)
-    if not descendants and not untouched(scope, the_path, names):
-        table = table.filter(pc.equal(table.column("path"), the_path))
-    door.record(decision, table.num_rows)
-    return table_response(
-        request,
-        table,
-        path=the_path,
-        start=start,
-        end=end,
-        bucket=bucket,
-        agg=str(agg) if bucket else None,
-        tz=tz,
+    arrow = wants_arrow(request)
+
+    def answer() -> Answer:
+        table = scoped_read(scope, the_path, names, read)
+        if not descendants and not untouched(scope, the_path, names):
+            table = table.filter(pc.equal(table.column("path"), the_path))
+        return encoded(
+            table,
+            arrow,
+            path=the_path,
+            start=start,
+            end=end,
+            bucket=bucket,
+            agg=str(agg) if bucket else None,
+            tz=tz,
+        )
+
+    key = (
+        "range",
+        the_path,
+        start,
+        end,
+        tuple(names) if names else None,
+        width,
+        bucket,
+        agg,
+        tz,
+        descendants,
+        scope,
+        arrow,
     )
+    found = await flights(request).run(key, answer)
+    door.record(decision, found.rows)
+    return found.response()
