@@ -469,13 +469,17 @@ def _row_findings(
                 dict(q),
             )
         )
-    for r in np.flatnonzero(times[:, _T["outside_plan"]] > 0):
-        seconds = int(times[r, _T["outside_plan"]]) / 1e6
+    outside = times[:, _T["outside_plan"]]
+    rows = np.flatnonzero(outside > 0)
+    # One per machine and window of a site-month can be thousands: plain Python values.
+    for row, micros in zip(rows.tolist(), outside[rows].tolist(), strict=True):
+        seconds = micros / 1e6
         findings.append(
             Finding(
                 "calendar.production_outside_plan",
                 f"the machine produced for {seconds:g} s where the calendar planned no production",
-                *where(int(r)),
+                machines[row // n_w],
+                windows[row % n_w].label,
                 {"seconds": seconds},
             )
         )
