@@ -45,7 +45,7 @@ from werk.sharing.evaluation import (
     operands,
     request_scope,
 )
-from werk.sharing.exchange import GENERATION, Exchange
+from werk.sharing.exchange import GENERATION, Exchange, agent
 from werk.sharing.policy import Policy
 from werk.sharing.principal import Principal
 from werk.store import Store
@@ -218,7 +218,7 @@ class Enforcer:
         outcome = evaluate(policy, request, context, scope)
         if not outcome.permitted:
             if any(r.code == "period.over" for r in outcome.reasons):
-                self._expire(principal, agreement)
+                self._expire(agreement)
             return replace(deny("policy.denied", "", agreement=agreement), reasons=outcome.reasons)
         if outcome.count_limit is not None and not self._streaming(request):
             used = self.store.increment(f"sharing.uses:{agreement.id}", 1, outcome.count_limit)
@@ -242,11 +242,15 @@ class Enforcer:
             owner=agreement.assigner,
         )
 
-    def _expire(self, principal: Principal, agreement: Agreement) -> None:
+    def _expire(self, agreement: Agreement) -> None:
         """Mark an agreement whose use period is over as expired (once)."""
         with contextlib.suppress(Conflict):  # another read expired it first
             self.exchange.set_status(
-                principal, agreement.id, Status.EXPIRED, "use period over", check=False
+                agent(agreement.assigner),
+                agreement.id,
+                Status.EXPIRED,
+                "use period over",
+                check=False,
             )
 
 
