@@ -19,6 +19,7 @@ SectionsFn = Callable[..., list[Section]]
 SECTIONS: Final[tuple[tuple[str, str], ...]] = (
     ("bench.simulator", "sections"),
     ("bench.kpi", "sections"),
+    ("bench.ml", "sections"),
     ("bench.connectors", "sections"),
     ("bench.api", "sections"),
     ("bench.edge", "sections"),

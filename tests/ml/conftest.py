@@ -16,7 +16,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
+from werk.ml.features import FeatureFrame, window_features
 from werk.ml.fleet import TrainConfig
+from werk.ml.labels import Labels, make_labels
 from werk.ml.models import ModelParams
 from werk.ml.source import Data, read_history
 from werk.ml.train import ModelBundle, train
@@ -49,6 +51,18 @@ def history_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def data(history_dir: Path) -> Data:
     """The history read back as samples and events."""
     return read_history(history_dir)
+
+
+@pytest.fixture(scope="session")
+def frame(data: Data) -> FeatureFrame:
+    """Features of the whole history."""
+    return window_features(data.samples, data.events, start=data.start, end=data.end)
+
+
+@pytest.fixture(scope="session")
+def labels(frame: FeatureFrame, data: Data) -> Labels:
+    """Labels of :func:`frame`'s rows (read-only: copy before changing)."""
+    return make_labels(frame, data.events)
 
 
 @pytest.fixture(scope="session")

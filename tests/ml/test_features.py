@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from werk.errors import InvalidInput
-from werk.ml.features import FeatureSpec, kind_of, site_of, window_features
+from werk.ml.features import FeatureFrame, FeatureSpec, kind_of, site_of, window_features
 from werk.ml.source import Data
 from werk.samples import EVENT_SCHEMA, SAMPLE_SCHEMA, UTC_NS
 
@@ -106,10 +106,10 @@ def test_paths_name_site_and_kind() -> None:
     assert kind_of("a/b/c/d/welding-robot-03") == "welding-robot"
 
 
-def test_features_are_causal(data: Data) -> None:
+def test_features_are_causal(data: Data, frame: FeatureFrame) -> None:
     """Rows computed without the future equal rows computed with it: no feature looks ahead."""
     cut = data.start + timedelta(days=7)
-    full = window_features(data.samples, data.events, start=data.start, end=data.end)
+    full = frame
     ts = data.samples["ts"]
     import pyarrow.compute as pc
 

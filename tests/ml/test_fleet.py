@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from werk.ml.features import window_features
-from werk.ml.labels import make_labels
+from werk.ml.features import FeatureFrame
+from werk.ml.labels import Labels
 from werk.ml.models import ModelParams, fit, predict
-from werk.ml.source import Data
 from werk.ml.train import ModelBundle
 
 # Stated margins, on each held-out site's windows after the cutoff (trained on the other two):
@@ -69,9 +68,7 @@ def test_adaptation_is_decided_per_site_on_its_own_labelled_history(bundle: Mode
             assert entry["chosen"] == entry[chosen]
 
 
-def test_same_seed_same_model(data: Data) -> None:
-    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
-    labels = make_labels(frame, data.events)
+def test_same_seed_same_model(frame: FeatureFrame, labels: Labels) -> None:
     ok = ~np.isnan(labels.failure)
     x, y = frame.x[ok], labels.failure[ok]
     params = ModelParams(n_estimators=20, seed=3)

@@ -8,16 +8,16 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from werk.ml.features import window_features
-from werk.ml.labels import LabelSpec, make_labels
+from werk.ml.features import FeatureFrame
+from werk.ml.labels import Labels
 from werk.ml.source import Data
 
 H_NS = 3_600_000_000_000
 
 
-def test_failure_labels_match_the_true_wear_out_failures(data: Data, history_dir: Path) -> None:
-    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
-    labels = make_labels(frame, data.events, LabelSpec())
+def test_failure_labels_match_the_true_wear_out_failures(
+    frame: FeatureFrame, labels: Labels, history_dir: Path
+) -> None:
     truth = ds.dataset(history_dir / "truth" / "failures", partitioning="hive").to_table()
     wear = truth.filter(pc.equal(truth["cause"], "wear"))
     assert wear.num_rows >= 6, "the fixture should hold several wear-out failures"
@@ -38,9 +38,7 @@ def test_failure_labels_match_the_true_wear_out_failures(data: Data, history_dir
     assert all("wear" in str(r) for r in labels.failure_reason[positives].tolist())
 
 
-def test_scrap_is_joined_back_to_the_window_that_made_the_parts(data: Data) -> None:
-    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
-    labels = make_labels(frame, data.events)
+def test_scrap_is_joined_back_to_the_window_that_made_the_parts(labels: Labels, data: Data) -> None:
     counts = data.events.filter(pc.equal(data.events["kind"], "count"))
     inside = counts.filter(pc.greater_equal(counts["ts"], data.start))
     # Late scrap found at end-of-line is booked on the original count's time: totals agree.
@@ -50,9 +48,7 @@ def test_scrap_is_joined_back_to_the_window_that_made_the_parts(data: Data) -> N
     assert 0 < rate.mean() < 0.2
 
 
-def test_labels_are_unknown_where_the_data_ends(data: Data) -> None:
-    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
-    labels = make_labels(frame, data.events)
+def test_labels_are_unknown_where_the_data_ends(frame: FeatureFrame, labels: Labels) -> None:
     last = frame.end_ns == frame.end_ns.max()
     assert np.isnan(labels.failure[last]).all() or (labels.failure[last] == 1).all()
     assert (labels.failure_known == frame.end_ns + 24 * H_NS).all()

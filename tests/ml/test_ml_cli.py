@@ -22,7 +22,7 @@ def _run(*args: str) -> object:
 
 def test_train_list_promote_score_rollback(tmp_path: Path, history_dir: Path, data: Data) -> None:
     models = str(tmp_path / "models")
-    trained = _run("ml", "train", "--history", str(history_dir), "--trees", "15",
+    trained = _run("ml", "train", "--history", str(history_dir), "--trees", "5",
                    "--models", models, "--json")  # fmt: skip
     assert isinstance(trained, dict)
     assert trained["version"] == 1

@@ -7,8 +7,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from werk.ml.features import window_features
-from werk.ml.labels import make_labels
+from werk.ml.features import FeatureFrame
+from werk.ml.labels import Labels
 from werk.ml.source import Data
 from werk.ml.split import LeakageError, guard_no_leakage, time_split
 from werk.ml.train import ModelBundle
@@ -26,10 +26,10 @@ def test_the_guard_passes_labels_known_in_time_and_raises_on_future_ones() -> No
     assert caught.value.fields["field"] == "failure"
 
 
-def test_a_split_on_window_end_alone_leaks_and_is_caught(data: Data) -> None:
+def test_a_split_on_window_end_alone_leaks_and_is_caught(
+    frame: FeatureFrame, labels: Labels, data: Data
+) -> None:
     """Windows just before the cutoff have labels that look 24 h past it."""
-    frame = window_features(data.samples, data.events, start=data.start, end=data.end)
-    labels = make_labels(frame, data.events)
     cutoff = to_ns(data.start + timedelta(days=9))
     naive_train = frame.end_ns <= cutoff
     with pytest.raises(LeakageError):

@@ -91,6 +91,8 @@ def fit(
 
 def predict(task: Task, model: Estimator, x: F64) -> F64:
     """Return predictions: probability (failure), hours (rul), scrap share (quality)."""
+    if len(x) == 0:
+        return np.empty(0)
     if task == "failure":
         assert isinstance(model, LGBMClassifier)
         if len(model.classes_) < 2:
@@ -107,8 +109,13 @@ def contributions(model: Estimator, x: F64) -> F64:
 
 
 def metrics(task: Task, y: F64, pred: F64, *, weight: F64 | None = None) -> dict[str, float]:
-    """Return the task's metrics of ``pred`` against ``y`` (NaN where undefined)."""
+    """Return the task's metrics of ``pred`` against ``y`` (NaN where undefined, e.g. no rows
+    or a baseline without training rows)."""
     n = float(len(y))
+    if len(y) == 0 or np.isnan(pred).any():
+        keys = {"failure": ("auc", "ap", "brier"), "rul": ("rmse", "mae"),
+                "quality": ("wrmse", "auc_high")}[task]  # fmt: skip
+        return {"rows": n, **{k: float("nan") for k in keys}}
     if task == "failure":
         both = len(np.unique(y)) == 2
         return {
