@@ -136,11 +136,13 @@ def test_a_sampled_site_has_no_data_after_its_data_stops(store: Store) -> None:
         schema=SAMPLE_SCHEMA,
     )
     store.write("force", samples=samples)
-    # The newest data is the count at 15:00 Berlin: states hold to 15:15, then nothing is known.
+    put(store, "more", [Event(A, at(9.5), EventKind.COUNT, product="door", good=20)])
+    # The newest data is the count at 15:30 Berlin (the store sums it with the one at 15:00):
+    # states hold to 15:45, then nothing is known.
     late = late_shift()
-    assert late.model.apt == timedelta(hours=1, minutes=15)
-    assert late.model.no_data == timedelta(hours=6, minutes=45)
-    assert late.completeness == pytest.approx(1.25 / 8)
+    assert late.model.apt == timedelta(hours=1, minutes=45)
+    assert late.model.no_data == timedelta(hours=6, minutes=15)
+    assert late.completeness == pytest.approx(1.75 / 8)
 
 
 def test_ingested_batches_revise_ended_windows_only(store: Store) -> None:

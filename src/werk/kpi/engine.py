@@ -289,8 +289,9 @@ class KpiEngine:
             table = self.store.events(prefix, first, until, kinds=KINDS)
         else:
             # A count is attributed to the window holding its ts and to its product (its own, or
-            # the product event in force at its ts): a bucket's sum at its first ts lands in the
-            # same window with the same product, so the time models are exactly the same.
+            # the product event in force at its ts): a bucket's sum at its last ts lands in the
+            # same window with the same product, so the time models are exactly the same (and
+            # the newest count's time, which the data horizon needs, is kept).
             table = pa.concat_tables(
                 [
                     self.store.events(

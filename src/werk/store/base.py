@@ -276,7 +276,7 @@ class Store(Protocol):
     ) -> pa.Table:
         """Return the count events under ``prefix`` in ``[start, end)`` summed per path, product
         and ``step``-long bucket from ``origin``: one count event per bucket, at the time of its
-        first count. Counts without a product are summed per path and instant only. For the KPI
+        last count. Counts without a product are summed per path and instant only. For the KPI
         engine, whose window edges all lie on bucket edges; counts before ``origin`` are left
         out; rows in no particular order."""
         ...

@@ -89,7 +89,7 @@ EVENT_PATHS: Final = Sql.same("SELECT DISTINCT path FROM events")
 # divisions (DuckDB ``//``, PostgreSQL ``/`` on bigint): a float would put a count a few ns from an
 # edge into the wrong bucket.
 _COUNT_SUMS: Final = (
-    "SELECT path, min(ts) AS ts, 'count' AS kind, NULL AS code, NULL AS reason, product, "
+    "SELECT path, max(ts) AS ts, 'count' AS kind, NULL AS code, NULL AS reason, product, "
     "CAST(sum(good) AS BIGINT) AS good, CAST(sum(scrap) AS BIGINT) AS scrap, "
     "CAST(sum(rework) AS BIGINT) AS rework, NULL AS active FROM events "
     "WHERE ts >= ? AND ts < ? AND (? = '' OR path = ? OR starts_with(path, ?)) "
