@@ -129,7 +129,8 @@ class Materialised:
 
     def ended_until(self, path: str, now: datetime) -> datetime | None:
         """Return the latest end of a materialised window of ``path`` that has ended by ``now``."""
-        ends = [e for e in self._ends.get(path, ()) if e <= now]
+        # tuple() copies under the GIL: another thread may be adding windows meanwhile.
+        ends = [e for e in tuple(self._ends.get(path, ())) if e <= now]
         return max(ends) if ends else None
 
     def _note(self, path: str, window: Window) -> None:
