@@ -7,18 +7,24 @@
 2. events are read from the store per site from ``lookback`` before the first window (so the state
    in force at its start is known; a machine silent for longer gets its last state from a wider
    read) to ``lookahead`` after the last (so a failure that ends after the window still gets its
-   time to restoration), and the data horizon is ``min(now, last end + lookahead)`` — or, for
-   a site with sampled signals, ``silence`` after its newest sample or event, so a history that
-   stops is missing data afterwards, not its last state held until now;
+   time to restoration) — count events summed by the store per bucket when every window edge is
+   a bucket edge (:meth:`~werk.store.Store.count_sums`: a month of counts is millions of rows,
+   their sums per shift a few thousand) — and the data horizon is
+   ``min(now, last end + lookahead)`` or, for a site with sampled signals, ``silence`` after its
+   newest sample or event, so a history that stops is missing data afterwards, not its last
+   state held until now;
 3. :func:`~werk.kpi.timemodel.time_models` computes each machine's time model per window, with
    its type's and site's state mapping and its ideal cycle times (instance, else type);
 4. machines are summed into the path (never averaging ratios); the results are versioned against
-   what was materialised before: the version goes up only when a value changed.
+   what was materialised before (:mod:`werk.kpi.materialised`: machine windows kept as row
+   digests, result objects built only when asked): the version goes up only when a value changed.
 
 Late data: :meth:`KpiEngine.recompute` takes late or corrected events, finds exactly the windows
 they touch (:func:`~werk.kpi.recompute.impact`), re-derives those machine windows from the store
 and moves every materialised roll-up above them by the difference (time models are additive, so
-``new line = old line − old machine + new machine`` is exact).
+``new line = old line − old machine + new machine`` is exact). :meth:`KpiEngine.recompute_table`
+is the ingest path's door to it: only events at or before the end of a materialised window that
+has ended are late, and only ended windows are re-derived.
 
 A window is *final* when it ended more than ``settle`` ago and no recomputation is pending.
 """
