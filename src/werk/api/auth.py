@@ -7,6 +7,7 @@ read door (:data:`Door`) decides each read path by path.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -32,15 +33,22 @@ def identity_of(state: State) -> Identity:
     return found
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (bearer header first, then the cookie)."""
-    return identity_of(request.app.state).principal(
-        request.headers.get("authorization"), request.cookies.get(COOKIE)
-    )
+    identity = identity_of(request.app.state)
+    authorization = request.headers.get("authorization")
+    admin = identity.admin(authorization)
+    if admin is not None:
+        return admin
+    # keys and tokens are checked against the store on every request (a revocation holds at
+    # once): a blocking read, so in a worker thread
+    return await asyncio.to_thread(identity.principal, authorization, request.cookies.get(COOKIE))
 
 
 def _needs(roles: frozenset[Role], what: str, *, everywhere: bool = False) -> object:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    # async although it awaits nothing: FastAPI runs a plain function dependency in its thread
+    # pool, a hop per request for a check of a few attribute reads
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         # ``everywhere``: a role granted on one site does not make a platform administrator
         if principal.role not in roles or (
             everywhere and principal.role == Role.ADMIN and not principal.may(Role.ADMIN, "")
@@ -67,7 +75,7 @@ SubtreeAdmin = Annotated[Principal, Depends(_needs(frozenset({Role.ADMIN}), "man
 """Admin somewhere: manages users within its subtrees (routes check each path)."""
 
 
-def read_door(request: Request) -> ReadDoor:
+async def read_door(request: Request) -> ReadDoor:
     """FastAPI dependency: the app's one read door (every read of stored data passes it)."""
     door: ReadDoor = request.app.state.door
     return door

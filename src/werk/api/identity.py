@@ -248,6 +248,17 @@ class Identity:
             return self.user_of(secret, now or datetime.now(UTC)).principal()
         return self._key_principal(secret)
 
+    def admin(self, authorization: str | None) -> Principal | None:
+        """Return the platform administrator when ``authorization`` bears the admin key.
+
+        Decided without the store, so the API need not hand the admin's requests to a thread.
+        """
+        if self._admin is None or not authorization or authorization[:7].lower() != "bearer ":
+            return None
+        if not hmac.compare_digest(authorization[7:].strip().encode(), self._admin):
+            return None
+        return Principal(name="admin", role=Role.ADMIN, kind="admin")
+
     def _key_principal(self, secret: str) -> Principal:
         if self._admin is not None and hmac.compare_digest(secret.encode(), self._admin):
             return Principal(name="admin", role=Role.ADMIN, kind="admin")

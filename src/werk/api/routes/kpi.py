@@ -12,13 +12,14 @@ import logging
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import State
 
 from werk.api.auth import Door, Reader
+from werk.api.flights import Answer, flights
 from werk.api.params import parse_path, parse_time
 from werk.api.routes.assets import assets_of
+from werk.api.tables import dumps
 from werk.errors import InvalidInput, NotFound, WerkError
 from werk.kpi import KpiResult, LossNode
 from werk.kpi.calendar import Granularity, Window
@@ -183,7 +184,7 @@ async def kpi(
     kpi: Annotated[str | None, Query(description="Comma-separated KPIs (default: all).")] = None,
     agreement: AgreementParam = None,
     purpose: PurposeParam = None,
-) -> JSONResponse:
+) -> Response:
     """Compute the ISO 22400 KPIs of ``path`` (its machines summed) per window in plant time.
 
     A caller who may see only parts of ``path`` gets the KPIs of each visible part instead.
@@ -207,18 +208,21 @@ async def kpi(
                 continue
         return results
 
-    results = await asyncio.to_thread(compute)
-    rows = [result_row(r, names) for r in results]
-    door.record(decision, len(rows))
-    return JSONResponse(
-        {
+    def answer() -> Answer:
+        rows = [result_row(r, names) for r in compute()]
+        body = {
             "path": the_path,
             "by": granularity.value,
             "kpis": list(names),
             "count": len(rows),
             "rows": rows,
         }
-    )
+        return Answer(dumps(body), "application/json", len(rows))
+
+    key = ("kpi", the_path, start, end, granularity, names, scope)
+    done = await flights(request).run(key, answer)
+    door.record(decision, done.rows)
+    return done.response()
 
 
 def _node(node: LossNode) -> dict[str, Any]:
@@ -255,7 +259,7 @@ async def losses(
     to: ToParam = "now",
     agreement: AgreementParam = None,
     purpose: PurposeParam = None,
-) -> JSONResponse:
+) -> Response:
     """Split the time of ``path`` over the range into the six big losses; rank downtime causes.
 
     A caller who may see only parts of ``path`` gets the losses of those parts together.
@@ -276,10 +280,9 @@ async def losses(
         )
         return Losses(the_path, window, model, loss_tree(model), downtime_pareto(table))
 
-    found = await asyncio.to_thread(compute)
-    door.record(decision, len(found.pareto) + 1)
-    return JSONResponse(
-        {
+    def answer() -> Answer:
+        found = compute()
+        body = {
             "path": found.path,
             "from": start.isoformat(),
             "to": end.isoformat(),
@@ -287,7 +290,11 @@ async def losses(
             "tree": _node(found.tree),
             "pareto": [_pareto(r) for r in found.pareto],
         }
-    )
+        return Answer(dumps(body), "application/json", len(found.pareto) + 1)
+
+    done = await flights(request).run(("losses", the_path, start, end, scope), answer)
+    door.record(decision, done.rows)
+    return done.response()
 
 
 def _bench(row: BenchmarkRow, names: tuple[str, ...]) -> dict[str, Any]:
@@ -314,7 +321,7 @@ async def kpi_benchmark(
     kpi: Annotated[str | None, Query(description="Comma-separated KPIs (default: all).")] = None,
     agreement: AgreementParam = None,
     purpose: PurposeParam = None,
-) -> JSONResponse:
+) -> Response:
     """Compare the sites under ``path`` (an enterprise) over the range, ranked by OEE.
 
     A caller who may see only parts of ``path`` gets those parts ranked among themselves.
@@ -331,7 +338,14 @@ async def kpi_benchmark(
             return the_engine.benchmark(the_path, start, end)
         return benchmark(_visible_table(the_engine, scope, start, end, Granularity.RANGE))
 
-    rows = await asyncio.to_thread(compute)
-    body = [_bench(r, names) for r in rows]
-    door.record(decision, len(body))
-    return JSONResponse({"path": the_path, "count": len(body), "rows": body})
+    def answer() -> Answer:
+        body = [_bench(r, names) for r in compute()]
+        return Answer(
+            dumps({"path": the_path, "count": len(body), "rows": body}),
+            "application/json",
+            len(body),
+        )
+
+    found = await flights(request).run(("benchmark", the_path, start, end, names, scope), answer)
+    door.record(decision, found.rows)
+    return found.response()

@@ -8,7 +8,9 @@ door as its own kind of read (KPIs, events, latest values), so a viewer who may 
 but not the KPIs of a site gets the rest of the view.
 
 KPI figures are cached for a few seconds: a wall of browsers refreshing the fleet view costs the
-store one KPI computation per site and interval, not one per browser.
+store one KPI computation per site and interval, not one per browser. Identical views requested
+at the same time (same path, same scopes) share one computation of the rest
+(:mod:`werk.api.flights`); each request still passes the door and is audited on its own.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request, Response
 
 from werk.api.auth import Door, Reader
+from werk.api.flights import Answer, flights
 from werk.api.params import parse_path
 from werk.api.routes.assets import current_assets
 from werk.api.routes.kpi import engine
+from werk.api.tables import dumps
 from werk.assets.model import AssetModel
 from werk.errors import NotFound
 from werk.kpi.calendar import Granularity
@@ -314,7 +317,7 @@ async def overview(
     path: Annotated[
         str | None, Query(description="Fleet (empty), enterprise, site, area or line path.")
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Summarise the children of ``path``: OEE today and this week, states, alarms, freshness."""
     the_path = parse_path(path) or ""
     now = datetime.now(UTC)
@@ -336,9 +339,15 @@ async def overview(
         scopes[name] = None if found is None else found[1]
         if found is not None:
             decisions.append(found[0])
-    body = await asyncio.to_thread(
-        summarise, store, engine(request), _cache(request), tree, scopes, now
-    )
+    kpi, cache = engine(request), _cache(request)
+
+    def answer() -> Answer:
+        # the time of the computation: passengers that joined later still arrived before it
+        body = summarise(store, kpi, cache, tree, scopes, datetime.now(UTC))
+        return Answer(dumps(body), "application/json", len(body["machines"]))
+
+    key = ("overview", the_path, id(model), tree.machines, tuple(scopes.items()))
+    done = await flights(request).run(key, answer)
     for decision in decisions:
-        door.record(decision, len(body["machines"]))
-    return JSONResponse(body)
+        door.record(decision, done.rows)
+    return done.response()

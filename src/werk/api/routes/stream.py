@@ -88,7 +88,7 @@ class _Live:
     async def still_allowed(self) -> tuple[bool, str, list[str]]:
         """Authenticate the caller again and re-decide the read; False with the reason if not."""
         try:
-            principal = await asyncio.to_thread(current_principal, self.request)
+            principal = await current_principal(self.request)
         except WerkError as exc:
             return False, exc.message, [exc.key]
         decision = self.door.decide(principal, self.read)
