@@ -75,3 +75,15 @@ def test_a_bad_csv_names_file_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as caught:
         read_csv_dataset(missing, time="time")
     assert caught.value.fields["column"] == "rul"
+
+
+def test_the_ldpe_upset_breaks_the_spe_limit_and_normal_runs_do_not() -> None:
+    if importlib.util.find_spec("process_improve") is None:
+        unavailable("process-improve (werk[ml]) is not installed: no LDPE data")
+    from werk.ml.external import ldpe_monitoring
+
+    spe = ldpe_monitoring()["spe"]
+    assert len(spe) == 54
+    assert sum(v > 1 for v in spe[:50]) <= 1  # 99 % limits: at most one false alarm in 50
+    assert spe[-1] > 1.5
+    assert spe[-2] > 1.0

@@ -190,17 +190,46 @@ def evaluate_csv(
     return out
 
 
-def _tep_file(name: str) -> Path:
-    """Locate a Tennessee Eastman file inside the installed bibmon package without importing it
-    (bibmon's import pulls in plotting and optimisation libraries: seconds, and warnings)."""
-    spec = importlib.util.find_spec("bibmon")
+def _package_file(package: str, *parts: str) -> Path:
+    """Locate a data file inside an installed package without importing it (bibmon's import
+    pulls in plotting and optimisation libraries: seconds, and warnings)."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise NotFound("the Tennessee Eastman data need the bibmon package (pip install "
-                       "'werk[ml]')", field="bibmon")  # fmt: skip
-    file = Path(next(iter(spec.submodule_search_locations))) / "tennessee_eastman" / name
+        raise NotFound(f"these data need the {package} package (pip install 'werk[ml]')",
+                       field=package)  # fmt: skip
+    file = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
     if not file.is_file():
-        raise NotFound(f"bibmon has no {name}", file=str(file))
+        raise NotFound(f"{package} has no {'/'.join(parts)}", file=str(file))
     return file
+
+
+def _tep_file(name: str) -> Path:
+    return _package_file("bibmon", "tennessee_eastman", name)
+
+
+LDPE_PROCESS = 14
+"""The LDPE set: 54 runs of a polyethylene reactor, 14 process then 5 quality variables."""
+
+
+def ldpe_monitoring(*, normal: int = 50, components: int = 3) -> dict[str, list[float]]:
+    """Monitor the LDPE reactor (``process-improve``) with PCA on its 14 process variables.
+
+    Fitted on the first ``normal`` runs with textbook 99 % limits; returns per run the SPE and
+    T² over their limits. The end of this record is the process upset the multivariate SPC
+    literature uses it for (Kourti and MacGregor 1995): the last runs break the SPE limit.
+    """
+    file = _package_file("process_improve", "datasets", "multivariate", "LDPE", "LDPE.csv")
+    table = pacsv.read_csv(file)
+    x = np.column_stack(
+        [np.asarray(table.column(i).to_numpy(), dtype=np.float64)
+         for i in range(1, 1 + LDPE_PROCESS)]
+    )  # fmt: skip
+    monitor = PcaMonitor.fit(x[:normal], components=components, limits="theoretical")
+    t2, spe = monitor.statistics(x)
+    return {
+        "spe": (spe / monitor.spe_limit).round(3).tolist(),
+        "t2": (t2 / monitor.t2_limit).round(3).tolist(),
+    }
 
 
 def load_tep(fault: int) -> tuple[F64, F64]:
