@@ -61,6 +61,12 @@ def make_site(silo: Silo) -> StaticSite:
     )
 
 
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """Run async tests on asyncio, one loop per module (module-scoped servers share it)."""
+    return "asyncio"
+
+
 @pytest.fixture
 def site_of() -> Callable[[Silo], StaticSite]:
     """Return a function building a fresh two-machine site behind a silo."""

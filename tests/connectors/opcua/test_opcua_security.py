@@ -74,8 +74,10 @@ async def _cert(
     return cert, key
 
 
-@pytest.fixture
-async def secured(tmp_path: Path) -> AsyncIterator[Secured]:
+@pytest.fixture(scope="module")
+async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Secured]:
+    """One secured server for the module (an asyncua server takes seconds to start)."""
+    tmp_path = tmp_path_factory.mktemp("pki")
     server_cert, server_key = await _cert(
         tmp_path, "server", "urn:werk:test:server", [ExtendedKeyUsageOID.SERVER_AUTH]
     )
@@ -159,6 +161,11 @@ async def test_secured_session_reads_and_subscribes(secured: Secured) -> None:
         diag = source.diagnostics()
         assert diag["password"] == "***"
         assert "s3cret" not in str(diag)
+    # The same secured session from a worker process: secrets reach it, values come back.
+    in_worker = cfg.model_copy(update={"workers": 1})
+    async with connector("opcua").open(in_worker) as source:
+        stream = await gather_until(source, lambda g: bool(g.samples), within_s=60)
+        assert stream.samples[0].value == 21.5
 
 
 async def test_wrong_password_and_untrusted_server_are_refused(secured: Secured) -> None:

@@ -257,7 +257,9 @@ class Session:
                 client = await make_client(self.config)
                 self._lost.clear()
                 client.connection_lost_callback = self._on_lost
-                async with asyncio.timeout(self.config.timeout_s * 3):
+                # Connect, then one request per ITEMS_PER_CALL items: each gets timeout_s.
+                calls = 3 + len(self.points) // ITEMS_PER_CALL
+                async with asyncio.timeout(self.config.timeout_s * calls):
                     await client.connect()
                     await self._subscribe(client)
                 self.link.up()

@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import multiprocessing as mp
+import os
 import struct
 import time
 from collections.abc import Sequence
@@ -67,12 +68,13 @@ def decode_readings(data: bytes) -> Readings:
     return Readings(samples, events)
 
 
-def worker_main(config_json: str, points_json: str, conn: Connection) -> None:
-    """Entry point of a worker process: run sessions for these points until killed."""
+def worker_main(config: OpcUaConfig, points: list[OpcUaPoint], conn: Connection) -> None:
+    """Entry point of a worker process: run sessions for these points until killed.
+
+    The config arrives pickled, not as JSON: JSON would mask the password and key password.
+    """
     logging.basicConfig(level=logging.WARNING)
-    config = OpcUaConfig.model_validate_json(config_json)
-    points = [OpcUaPoint.model_validate(p) for p in json.loads(points_json)]
-    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError, EOFError):
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_worker(config, points, conn))
 
 
@@ -93,8 +95,7 @@ async def _worker(config: OpcUaConfig, points: list[OpcUaPoint], conn: Connectio
         while True:
             await asyncio.sleep(interval)
             if len(collector):
-                data = encode_readings(collector.flush())
-                await asyncio.to_thread(conn.send_bytes, data)
+                await _send(conn, encode_readings(collector.flush()))
             now = time.monotonic()
             if now - last_health >= 1.0:
                 last_health = now
@@ -108,7 +109,16 @@ async def _worker(config: OpcUaConfig, points: list[OpcUaPoint], conn: Connectio
                     "last_error": errors[-1] if errors else None,
                     "resets": collector.deriver.resets,
                 }
-                await asyncio.to_thread(conn.send_bytes, b"H" + json.dumps(report).encode())
+                await _send(conn, b"H" + json.dumps(report).encode())
+
+
+async def _send(conn: Connection, data: bytes) -> None:
+    try:
+        await asyncio.to_thread(conn.send_bytes, data)
+    except (OSError, EOFError, ValueError):
+        # The agent is gone (killed, or closed the pipe): nobody to send values to. Exit at
+        # once instead of unwinding sessions that would only reconnect for nobody.
+        os._exit(0)
 
 
 @dataclass(slots=True)
@@ -167,12 +177,11 @@ class WorkerPool:
         backoff = Backoff()
         link = Link(_log, f"OPC UA {self.config.name} worker {w.index}", SourceHealth())
         base = self.config.model_copy(update={"devices": [], "discover": None})
-        points_json = json.dumps([p.model_dump(mode="json") for p in w.points])
         while True:
             recv, send = self._ctx.Pipe(duplex=False)
             proc = self._ctx.Process(
                 target=worker_main,
-                args=(base.model_dump_json(), points_json, send),
+                args=(base, w.points, send),
                 name=f"werk-opcua-{self.config.name}-{w.index}",
                 daemon=True,
             )
