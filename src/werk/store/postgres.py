@@ -1,7 +1,8 @@
 """Store werk's data in PostgreSQL: the server store, for many writers and readers.
 
 Connections come from a pool (psycopg_pool) that checks each connection as it hands it out, so
-connections broken by a server restart are replaced instead of failing the next call. While the
+connections broken by a server restart are replaced instead of failing the next call (the check
+costs no round trip: a restarted server has told every session so, see :func:`_check`). While the
 server is down every call raises :class:`werk.errors.StoreUnavailable` within ``timeout``
 seconds; when it is back the pool reconnects by itself and calls succeed again, no restart of the
 process needed. A write is one transaction: if the server goes away in the middle, nothing of the
@@ -11,8 +12,14 @@ with the same batch key: the ledger makes that safe.
 Samples are written with binary COPY (:mod:`werk.store.pgcopy`). ``samples`` is partitioned by
 range of ``ts``: one partition per week from Monday 00:00 UTC, named ``samples_wYYYYMMDD`` after
 that Monday. Partitions are created on demand, before the write transaction and under an advisory
-lock so that concurrent writers do not race, and remembered per process. Retention drops a whole
-partition when every series' rule has expired it, and deletes rows otherwise.
+lock so that concurrent writers do not race, and remembered per process. Partitions have no index:
+a BRIN on ``ts`` measured +75 % CPU on every COPY, a btree on ``(series_id, ts)`` made writes four
+times slower; reads of one series scan the weeks they cover. Retention drops a whole partition when
+every series' rule has expired it, and deletes rows otherwise.
+
+A batch costs five round trips: BEGIN with the ledger claim, the COPY (two), the latest blocks
+(updated against the versions this process cached, checked in the same statements), COMMIT.
+Reads run in autocommit, one round trip a query.
 
 Reads of many numbers (raw samples, buckets) come back as one bytea packed on the server
 (``int8send(ts) || ...``) and unpacked with numpy, instead of one Python tuple per row.
