@@ -17,6 +17,8 @@ level):
                     for a slow drift) — the spectral feature that still means something at
                     coarse sample rates
 ``<signal>.dlev``   level minus its mean over the previous ``trend_windows`` windows
+``<signal>.dweek``  level minus its mean over the previous week: wear rises over days, so
+                    the change against a week shows it where a day's baseline has moved too
 ==================  ================================================================
 
 Per machine and window: ``exec_share`` (share of samples executing), ``alarms_24h`` (alarms
@@ -48,7 +50,7 @@ ML_SIGNALS = ("anomaly_score", "drift_share")
 PRED_PREFIX = "pred_"
 ML_ALARM_PREFIX = "ml."
 """Alarm codes werk.ml raises itself; never read as failures or features."""
-STATS = ("mean", "std", "slope", "hf", "dlev")
+STATS = ("mean", "std", "slope", "hf", "dlev", "dweek")
 MACHINE_FEATURES = (
     "exec_share",
     "alarms_24h",
@@ -286,6 +288,8 @@ def window_features(
     shape = (m_count, n_win, s_count)
     mean3 = mean.reshape(shape)
     dlev = mean3 - _trailing_mean(mean3, spec.trend_windows)
+    week = max(int(timedelta(days=7) / spec.window), 1)
+    dweek = mean3 - _trailing_mean(mean3, week)
 
     machine = _machine_features(events, paths, start_ns, win, n_win, exec_share, spec)
     vocab = kinds if kinds is not None else sorted({kind_of(p) for p in paths})
@@ -298,6 +302,7 @@ def window_features(
         slope.reshape(shape),
         hf.reshape(shape),
         dlev,
+        dweek,
     ]
     x = np.concatenate(
         [np.stack(blocks, axis=3).reshape(m_count, n_win, s_count * len(STATS)), machine,

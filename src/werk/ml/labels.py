@@ -6,8 +6,11 @@ split uses so that no label from the future reaches training:
 - **failure within horizon**: a failure alarm (code matching the spec's reasons) is raised in
   ``(end, end + horizon]``; known at ``end + horizon``.
 - **remaining useful life** (hours to the next such failure, capped at ``rul_cap`` as usual for
-  RUL: far from failure nothing distinguishes 300 h from 500 h); known when the failure
-  happens or the cap is reached; NaN when the data ends first (censored).
+  RUL: far from failure nothing distinguishes 300 h from 500 h); known at ``end + rul_cap``.
+
+Both are defined only for windows whose whole look-ahead lies inside the data, failure seen or
+not. Labelling a late window only when a failure happened to follow would keep short lives and
+drop long ones (the censoring bias), in training and in the test alike.
 - **scrap rate** of the parts made in the window: count events carry good and scrap, and late
   scrap found at end-of-line inspection is booked (good −1, scrap +1) on the timestamp of the
   count that made the part, so summing by that timestamp joins each part back to its process
@@ -40,7 +43,7 @@ class LabelSpec:
     """
 
     horizon: timedelta = timedelta(hours=24)
-    rul_cap: timedelta = timedelta(hours=120)
+    rul_cap: timedelta = timedelta(hours=72)
     quality_lag: timedelta = timedelta(hours=12)
     failure_reasons: str = "wear"
 
@@ -103,13 +106,13 @@ def make_labels(frame: FeatureFrame, events: pa.Table, spec: LabelSpec | None = 
     next_ns = np.where(has, f_ns[np.minimum(nxt, max(len(f_ns) - 1, 0))] if len(f_ns) else 0, 0)
     gap = (next_ns - end).astype(np.float64)
     within = has & (gap <= horizon)
-    failure = np.where(within, 1.0, np.where(end + horizon <= data_end, 0.0, np.nan))
+    failure = np.where(end + horizon <= data_end, within.astype(np.float64), np.nan)
     reason = np.full(len(end), None, dtype=object)
     if len(codes):
-        reason[within] = codes[np.minimum(nxt, len(codes) - 1)][within]
-    rul = np.where(has, np.minimum(gap, cap) / _H_NS, np.nan)
-    rul = np.where(~has & (end + cap <= data_end), cap / _H_NS, rul)
-    rul_known = end + np.where(np.isnan(rul), cap, np.nan_to_num(rul) * _H_NS).astype(np.int64)
+        seen = within & (failure == 1)
+        reason[seen] = codes[np.minimum(nxt, len(codes) - 1)][seen]
+    rul = np.where(has, np.minimum(gap, cap), cap) / _H_NS
+    rul = np.where(end + cap <= data_end, rul, np.nan)
 
     good, scrap = _counts_per_row(frame, events, paths)
     parts = good + scrap
@@ -122,7 +125,7 @@ def make_labels(frame: FeatureFrame, events: pa.Table, spec: LabelSpec | None = 
         failure_known=end + horizon,
         failure_reason=reason,
         rul_h=rul,
-        rul_known=rul_known,
+        rul_known=end + cap,
         scrap_rate=rate,
         parts=parts,
         quality_known=end + lag,
