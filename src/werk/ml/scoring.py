@@ -116,7 +116,7 @@ def score_site(
     cfg = bundle.config
     end = _floor(now, cfg.features.window)
     start = end - lookback
-    data = read_store(store, site_path, start, end)
+    data = read_store(store, site_path, start, end, counts=False)
     if data.samples.num_rows == 0:
         return None
     frame = window_features(data.samples, data.events, start=start, end=end,

@@ -21,7 +21,9 @@ from werk.samples import EVENT_SCHEMA, SAMPLE_SCHEMA, UTC_NS, to_ns
 from werk.store import Store
 
 EVENT_LOOKBACK = timedelta(days=8)
-"""Events read before a span: the state at its start and the failures of the last week."""
+"""Alarms read before a span: the failures of the last week are features."""
+STATE_LOOKBACK = timedelta(days=1)
+"""State events read before a span: the state at its start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +116,14 @@ def read_history(
     return Data(out["samples"], out["events"], start, end, lineage)
 
 
-def read_store(store: Store, prefix: str, start: datetime, end: datetime) -> Data:
+def read_store(
+    store: Store, prefix: str, start: datetime, end: datetime, *, counts: bool = True
+) -> Data:
     """Read raw samples and events under ``prefix`` in ``[start, end)`` from a store.
 
-    Events are read from :data:`EVENT_LOOKBACK` before ``start`` so the state at ``start`` and
-    the recent failures are known.
+    Alarms are read from :data:`EVENT_LOOKBACK` before ``start`` (failures of the last week are
+    features), states from :data:`STATE_LOOKBACK` before (the state at ``start``); part counts
+    (the scrap labels) only when ``counts`` — scoring needs none, and they are most events.
 
     Raises:
         InvalidInput: ``end`` is not after ``start``.
@@ -126,7 +131,12 @@ def read_store(store: Store, prefix: str, start: datetime, end: datetime) -> Dat
     if end <= start:
         raise InvalidInput("end must be after start", field="end")
     samples = store.range(prefix, start, end, descendants=True)
-    events = store.events(prefix, start - EVENT_LOOKBACK, end, kinds=["state", "alarm", "count"])
+    alarms = store.events(prefix, start - EVENT_LOOKBACK, end, kinds=["alarm"])
+    kinds = ["state", "count"] if counts else ["state"]
+    rest = store.events(prefix, start - STATE_LOOKBACK, end, kinds=kinds)
+    events = pa.concat_tables(
+        [t.select(list(EVENT_SCHEMA.names)).cast(EVENT_SCHEMA) for t in (alarms, rest)]
+    ).sort_by([("ts", "ascending"), ("path", "ascending")])
     samples = samples.select(list(SAMPLE_SCHEMA.names)).cast(SAMPLE_SCHEMA)
     events = events.select(list(EVENT_SCHEMA.names)).cast(EVENT_SCHEMA)
     sites = sorted({p.split("/")[1] for p in pc.unique(samples["path"]).to_pylist() if "/" in p})
