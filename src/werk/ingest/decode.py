@@ -25,6 +25,10 @@ ARROW_STREAM: Final = "application/vnd.apache.arrow.stream"
 JSON: Final = "application/json"
 CONTENT_TYPES: Final = (ARROW_STREAM, JSON)
 _CODECS: Final = {"zstd": "zstd", "lz4": "lz4", "gzip": "gzip"}
+_READ: Final = pa.ipc.IpcReadOptions(use_threads=False)
+"""Decompress a body's buffers on the request's own thread: handing a 10k-row batch's buffers to
+Arrow's pool cost more CPU (0.33 against 0.27 ms) and wall time than it saved, and the server runs
+requests side by side anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,7 @@ def _decode_arrow(body: bytes) -> Decoded:
     if not body:
         raise PayloadError("body is empty; expected an Arrow IPC stream", field="body")
     try:
-        reader = pa.ipc.open_stream(pa.py_buffer(body))
+        reader = pa.ipc.open_stream(pa.py_buffer(body), options=_READ)
         table = reader.read_all()
     except (pa.ArrowInvalid, pa.ArrowException, OSError, ValueError) as exc:
         raise PayloadError(
