@@ -61,9 +61,10 @@ from werk.kpi.model import TimeModel
 from werk.kpi.oee import KpiResult, kpi_findings, kpis
 from werk.kpi.recompute import Timeline, impact, windows_between
 from werk.kpi.rollup import BenchmarkRow, LossNode, ParetoRow, benchmark, downtime_pareto, loss_tree
+from werk.kpi.settled import Settled
 from werk.kpi.table import TimeModelTable, concat
 from werk.kpi.timemodel import time_models
-from werk.samples import EVENT_SCHEMA, Event, EventKind, utc
+from werk.samples import EVENT_SCHEMA, Event, EventKind, from_ns, utc
 from werk.store import Store
 
 KINDS: Final = ["state", "count", "order", "product"]
@@ -215,6 +216,9 @@ class KpiEngine:
             horizon of a site whose data stopped; see :meth:`_watermark`).
         sum_counts: Let the store sum count events per bucket (the same result from far fewer
             rows); off, every count event is read.
+        final_ttl: How long the time models of final windows are reused between queries
+            (:class:`~werk.kpi.settled.Settled`; late data this process ingests drops them at
+            once); zero computes every window of every query.
     """
 
     def __init__(
@@ -228,6 +232,7 @@ class KpiEngine:
         lookahead: timedelta = timedelta(hours=4),
         silence: timedelta = timedelta(minutes=15),
         sum_counts: bool = True,
+        final_ttl: timedelta = timedelta(minutes=1),
     ) -> None:
         self.store = store
         self._assets = assets
@@ -239,6 +244,7 @@ class KpiEngine:
         self.sum_counts = sum_counts
         self._pending: set[Key] = set()
         self._results = Materialised(self._is_final)
+        self._settled = Settled(final_ttl)
 
     # -- the asset model -------------------------------------------------------------------------
 
@@ -344,7 +350,54 @@ class KpiEngine:
         )
         if not windows:
             return None
-        return self._table(site, machines, calendar, windows)
+        if by is Granularity.RANGE or not self._settled.ttl_s:
+            return self._table(site, machines, calendar, windows)
+        return self._settled_table(site, machines, calendar, windows)
+
+    def _final_window(self, paths: Sequence[str], window: Window, now: datetime) -> bool:
+        if window.end + self.settle > now:
+            return False
+        pending = self._pending
+        return not pending or not any((p, window.by, window.label) in pending for p in paths)
+
+    def _settled_table(
+        self,
+        site: SiteSpec,
+        machines: Sequence[Instance],
+        calendar: PlantCalendar,
+        windows: Sequence[Window],
+    ) -> TimeModelTable:
+        """Return the table of ``windows``: final ones kept from earlier queries, others computed.
+
+        The windows still computed are computed with the horizon of the whole range, as a cold
+        computation of every window would be; rows are stacked in its order (machine-major).
+        """
+        model = self.assets
+        paths = tuple(i.path for i in machines)
+        now = utc(self.clock())
+        kept: list[TimeModelTable] = []
+        missing: list[Window] = []
+        for w in windows:
+            piece = (
+                self._settled.get(site.path, paths, w, model)
+                if self._final_window(paths, w, now)
+                else None
+            )
+            if piece is None:
+                missing.append(w)
+            else:
+                kept.append(piece)
+        if not kept:
+            table = self._table(site, machines, calendar, windows)
+        else:
+            if missing:
+                kept.append(self._table(site, machines, calendar, missing, horizon=windows[-1].end))
+            joined = concat(kept)
+            return joined.select(np.lexsort((joined.row_window, joined.row_path)))
+        self._settled.keep(
+            site.path, paths, model, table, lambda w: self._final_window(paths, w, now)
+        )
+        return table
 
     def _table(
         self,
@@ -352,12 +405,15 @@ class KpiEngine:
         machines: Sequence[Instance],
         calendar: PlantCalendar,
         windows: Sequence[Window],
+        horizon: datetime | None = None,
     ) -> TimeModelTable:
+        """Compute the machines' time models in ``windows``; ``horizon``: the end of the range
+        they belong to when they are only part of it (default: the last window's end)."""
         model = self.assets
         mappings = mapping_table(model)
         types = {i.path: f"{i.type}@{i.version}" for i in machines}
         paths = [i.path for i in machines]
-        until = self._horizon(windows[-1].end)
+        until = self._horizon(horizon or windows[-1].end)
         prefix = paths[0] if len(paths) == 1 else site.path
         events = self._events(prefix, windows, max(until, windows[-1].end), paths)
         until = self._watermark(site, events, until)
@@ -495,9 +551,11 @@ class KpiEngine:
             inst = model.instance(path)
             site = model.site(path)
             ordered = sorted(windows.values(), key=lambda w: w.start)
+            self._settled.forget(path, ordered[0].start)
             calendar = plant_calendar(site, ordered[0].start - _MARGIN, ordered[-1].end + _MARGIN)
             table = self._table(site, [inst], calendar, ordered)
             self._pending.difference_update(keys)
+            self._settled.forget(path, ordered[0].start)  # kept by a query meanwhile
             for i in range(len(table)):
                 w, m = table.window(i), table.model(i)
                 key = (path, granularity, w.label)
@@ -557,6 +615,10 @@ class KpiEngine:
         """Tell whether any result was materialised (only then can late data revise one)."""
         return len(self._results) > 0
 
+    def keeps_windows(self) -> bool:
+        """Tell whether time models of final windows are kept (late data must drop them)."""
+        return len(self._settled) > 0
+
     def recompute_table(self, table: pa.Table) -> list[Revision]:
         """Re-derive the materialised windows that a committed batch of late events touches.
 
@@ -565,6 +627,14 @@ class KpiEngine:
         are late; only ended windows are re-derived. Events of the windows still running need
         nothing: every query derives an open window afresh (and versions it then).
         """
+        if table.num_rows and len(self._settled):
+            # Any event, late or not, drops the kept windows from its time on (cheap: a live
+            # event lies after every final window; a backfilled one drops what it may move).
+            first = table.group_by("path", use_threads=False).aggregate([("ts", "min")])
+            stamps = pc.cast(first["ts_min"], pa.int64()).to_pylist()
+            for path, ns in zip(first["path"].to_pylist(), stamps, strict=True):
+                if path is not None and ns is not None:
+                    self._settled.forget(path, from_ns(ns))
         if not self.has_materialised() or table.num_rows == 0:
             return []
         now = utc(self.clock())

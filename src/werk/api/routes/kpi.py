@@ -105,7 +105,7 @@ async def after_ingest(
     batch is committed, and the next KPI query derives its windows from the store anyway.
     """
     found: KpiEngine | None = getattr(state, "kpi_engine", None)
-    if found is None or not found.has_materialised():
+    if found is None or not (found.has_materialised() or found.keeps_windows()):
         return
     from werk.ingest.decode import decode, decompress, media_type
 
