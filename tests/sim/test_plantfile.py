@@ -95,3 +95,16 @@ def test_cli_writes_yaml(tmp_path: Path, fleet: Fleet) -> None:
         assert str(5000 + 1) in str(source.get("endpoint", source.get("port")))
     unknown = CliRunner().invoke(sim_cli.app, ["plantfile", "atlantis"])
     assert unknown.exit_code != 0
+
+
+@pytest.mark.parametrize("silo", [Silo.OPCUA, Silo.MODBUS, Silo.SPARKPLUG, Silo.MQTT_JSON])
+def test_the_edge_loader_reads_it(tmp_path: Path, fleet: Fleet, silo: Silo) -> None:
+    from werk.edge.plant import load_plant
+
+    site = fleet.sites[0]
+    endpoint = "modbus+tcp://127.0.0.1:5020" if silo is Silo.MODBUS else "opc.tcp://h:4840/"
+    file = tmp_path / "plant.yaml"
+    file.write_text(yaml.safe_dump(plant_file(site, endpoint=endpoint, silo=silo)))
+    plant = load_plant(file)
+    points = [p for s in plant.sources for p in s.points()]
+    assert len(points) == sum(3 + len(m.signal_specs) for m in site.machines)

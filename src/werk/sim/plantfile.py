@@ -11,6 +11,7 @@ templates).
 Shape (YAML-ready dicts)::
 
     plant: acme/wob
+    edge: wob-edge
     templates:
       opcua-press: {points: [{signal: state, node: Status/StateCode, role: state, ...}, ...]}
     sources:
@@ -134,6 +135,7 @@ def plant_file(
     mqtt_host: str = "127.0.0.1",
     mqtt_port: int = 1883,
     source_name: str | None = None,
+    edge: str | None = None,
     expand: bool = False,
 ) -> PlantFile:
     """Return the plant file (a YAML-ready dict) that reads ``site`` back through its silo.
@@ -146,6 +148,7 @@ def plant_file(
         mqtt_host: Broker of the Sparkplug B and MQTT JSON silos.
         mqtt_port: Its port.
         source_name: Name of the source; ``<site>-<silo>`` by default.
+        edge: Id of the edge agent reading the site; ``<site>-edge`` by default.
         expand: Write every device's points inline instead of naming a template.
 
     Raises:
@@ -198,7 +201,7 @@ def plant_file(
             device["template"] = template
         devices.append(device)
     source["devices"] = devices
-    out: PlantFile = {"plant": site.path}
+    out: PlantFile = {"plant": site.path, "edge": edge or f"{name}-edge"}
     if templates:
         out["templates"] = templates
     out["sources"] = [source]

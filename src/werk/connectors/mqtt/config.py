@@ -24,7 +24,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from werk.connectors.base import Point, PointRole, SourceConfig
 
@@ -43,6 +51,15 @@ class MqttTls(BaseModel):
     insecure: bool = Field(
         default=False, description="Skip the host-name check (test brokers only)."
     )
+
+    @field_validator("ca", "cert", "key")
+    @classmethod
+    def _relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Relative paths are relative to the plant file (the loader passes its folder).
+        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+        if base is None or value is None or value.is_absolute():
+            return value
+        return Path(base) / value
 
 
 class MqttConnection(BaseModel):

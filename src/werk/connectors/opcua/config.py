@@ -13,11 +13,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from werk.connectors.base import Point, SourceConfig
 
 _ABSOLUTE = ("ns=", "nsu=", "i=", "s=", "g=", "b=")
+
+
+def relative_to_plant(value: Path | list[Path] | None, info: ValidationInfo) -> object:
+    """Resolve relative paths against the plant file's folder (validation context ``base_dir``)."""
+    base = (info.context or {}).get("base_dir") if isinstance(info.context, dict) else None
+    if base is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [p if p.is_absolute() else Path(base) / p for p in value]
+    return value if value.is_absolute() else Path(base) / value
 
 
 def is_absolute(node: str) -> bool:
@@ -113,6 +131,12 @@ class OpcUaSecurity(BaseModel):
         description="Trusted server certificates or CA certificates (files or folders). Empty: "
         "the server certificate is not checked against a trust list.",
     )
+
+    @field_validator("certificate", "private_key", "server_certificate", "trust")
+    @classmethod
+    def _relative(cls, value: Path | list[Path] | None, info: ValidationInfo) -> object:
+        # Relative paths are relative to the plant file (the loader passes its folder).
+        return relative_to_plant(value, info)
 
 
 class OpcUaDiscover(BaseModel):
