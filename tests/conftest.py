@@ -9,6 +9,14 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Two cores shared by two test workers, servers and databases: generation speed and per-example
+# time say nothing about correctness here, so those health checks would only make runs flaky.
+settings.register_profile(
+    "werk", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("werk")
 
 REQUIRE_SERVICES = os.environ.get("WERK_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("WERK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

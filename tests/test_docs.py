@@ -16,7 +16,10 @@ from tests.api.test_crash import ADMIN, Server
 DOCS = Path(__file__).parent.parent / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 EXAMPLES = [
-    pytest.param(doc, index, code, id=f"{doc.name}#{index}")
+    # One doc's examples build on each other (create, then read): keep them on one worker, in order.
+    pytest.param(
+        doc, index, code, id=f"{doc.name}#{index}", marks=pytest.mark.xdist_group(doc.name)
+    )
     for doc in sorted(DOCS.glob("*.md"))
     for index, code in enumerate(BLOCK.findall(doc.read_text()))
 ]
