@@ -9,7 +9,9 @@ none is left. The clock stops when the last write is acknowledged.
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
+from urllib.parse import urlsplit
 
-import httpx
 import pyarrow as pa
 from rich.progress import Progress
 
@@ -142,28 +144,39 @@ class WerkHttp:
 
 
 class _WerkConnection:
+    """One keep-alive HTTP/1.1 connection on the standard library's client.
+
+    A load generator should spend as little of the machine as it can: httpx measured ~1.6 ms of
+    CPU per 10k-sample request on this 2-core machine, taken from the server it measures;
+    ``http.client`` sends the same request for a fraction of that.
+    """
+
     def __init__(self, url: str, headers: dict[str, str]) -> None:
-        self.client = httpx.Client(
-            base_url=url,
-            headers=headers,
-            timeout=httpx.Timeout(600.0),
-            limits=httpx.Limits(max_connections=1),
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=600
         )
+        self.headers = headers
 
     def __enter__(self) -> Writer[bytes]:
         return self.write
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
+        self.conn.close()
 
     def write(self, payload: Payload[bytes]) -> None:
-        response = self.client.post(
-            "/api/v1/ingest", content=payload.body, headers={"Idempotency-Key": payload.key}
+        self.conn.request(
+            "POST",
+            "/api/v1/ingest",
+            body=payload.body,
+            headers={**self.headers, "Idempotency-Key": payload.key},
         )
-        if response.status_code != 200:
+        response = self.conn.getresponse()
+        text = response.read()
+        if response.status != 200:
             raise RuntimeError(
-                f"werk refused batch {payload.key}: {response.status_code} {response.text[:500]}"
+                f"werk refused batch {payload.key}: {response.status} {text[:500]!r}"
             )
-        ack = response.json()
+        ack = json.loads(text)
         if ack["duplicate"] or ack["samples"] != payload.rows:
             raise RuntimeError(f"werk acknowledged batch {payload.key} wrongly: {ack}")
