@@ -85,8 +85,10 @@ def _check(conn: Connection) -> None:
     """
     if conn.closed or conn.pgconn.status != ConnStatus.OK:
         raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if readable:
+    # poll, not select: select() refuses descriptors above 1023, which a busy server reaches.
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    if poller.poll(0):
         ConnectionPool.check_connection(conn)
 
 
