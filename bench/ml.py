@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from bench.report import Section
 from werk.ml.external import PUBLISHED_TEP, tep_detection_rates
 from werk.ml.features import window_features
-from werk.ml.fleet import TrainConfig
+from werk.ml.fleet import TrainConfig, finite_mean
 from werk.ml.labels import make_labels
 from werk.ml.models import ModelParams, fit, predict
 from werk.ml.registry import Registry
@@ -150,7 +150,7 @@ def _quality(bundle: ModelBundle) -> list[list[str]]:
         ],
         [
             "failure in 24 h, held-out site: ROC AUC (kept)",
-            _f(float(np.nanmean(aucs))),
+            _f(finite_mean(aucs)),
             "random failures (≈ 80 % of all) are unpredictable by design",
         ],
         [
@@ -166,7 +166,7 @@ def _quality(bundle: ModelBundle) -> list[list[str]]:
         ],
         [
             "PCA T²/SPE anomaly AUC vs failure in 24 h",
-            _f(float(np.nanmean(anomaly))),
+            _f(finite_mean(anomaly)),
             "0.5 = chance",
         ],
     ]

@@ -24,10 +24,15 @@ def _samples(path: str, signal: str, minutes: np.ndarray, values: np.ndarray) ->
     )
     n = len(values)
     return pa.Table.from_arrays(
-        [pa.array([path] * n), pa.array([signal] * n), pa.array(ts).cast(UTC_NS),
-         pa.array(values, pa.float64()), pa.array(np.zeros(n, np.uint8))],
+        [
+            pa.array([path] * n),
+            pa.array([signal] * n),
+            pa.array(ts).cast(UTC_NS),
+            pa.array(values, pa.float64()),
+            pa.array(np.zeros(n, np.uint8)),
+        ],
         schema=SAMPLE_SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def _state(path: str, when: datetime, state: str) -> pa.Table:
@@ -83,21 +88,26 @@ def test_only_executing_samples_enter_signal_statistics() -> None:
 def test_predictions_written_back_never_become_features() -> None:
     minutes = np.arange(0, 60)
     table = pa.concat_tables(
-        [_samples(PATH, "current", minutes, np.ones(60)),
-         _samples(PATH, "pred_failure_24h", minutes, np.ones(60)),
-         _samples(PATH, "anomaly_score", minutes, np.ones(60))]
-    )  # fmt: skip
-    frame = window_features(table, _state(PATH, T0, "executing"), start=T0,
-                            end=T0 + timedelta(hours=1))  # fmt: skip
+        [
+            _samples(PATH, "current", minutes, np.ones(60)),
+            _samples(PATH, "pred_failure_24h", minutes, np.ones(60)),
+            _samples(PATH, "anomaly_score", minutes, np.ones(60)),
+        ]
+    )
+    frame = window_features(
+        table, _state(PATH, T0, "executing"), start=T0, end=T0 + timedelta(hours=1)
+    )
     assert not [n for n in frame.names if n.startswith(("pred_", "anomaly_score"))]
 
 
 def test_a_span_without_a_whole_window_is_refused() -> None:
     with pytest.raises(InvalidInput):
         window_features(
-            _samples(PATH, "x", np.arange(3), np.ones(3)), _state(PATH, T0, "executing"),
-            start=T0, end=T0 + timedelta(minutes=30),
-        )  # fmt: skip
+            _samples(PATH, "x", np.arange(3), np.ones(3)),
+            _state(PATH, T0, "executing"),
+            start=T0,
+            end=T0 + timedelta(minutes=30),
+        )
 
 
 def test_paths_name_site_and_kind() -> None:

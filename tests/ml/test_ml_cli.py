@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from tests.ml.conftest import load_store
 from werk.cli.main import app
+from werk.errors import NotFound
 from werk.ml.source import Data
 from werk.store import open_store
 
@@ -22,8 +23,9 @@ def _run(*args: str) -> object:
 
 def test_train_list_promote_score_rollback(tmp_path: Path, history_dir: Path, data: Data) -> None:
     models = str(tmp_path / "models")
-    trained = _run("ml", "train", "--history", str(history_dir), "--trees", "5",
-                   "--models", models, "--json")  # fmt: skip
+    trained = _run(
+        "ml", "train", "--history", str(history_dir), "--trees", "5", "--models", models, "--json"
+    )
     assert isinstance(trained, dict)
     assert trained["version"] == 1
     assert set(trained["fleet"]["sites"]) == {"berlin", "chicago", "shanghai"}
@@ -38,8 +40,10 @@ def test_train_list_promote_score_rollback(tmp_path: Path, history_dir: Path, da
     assert evaluated["fleet"] == trained["fleet"]
 
     assert _run("ml", "promote", "1", "--models", models, "--json") == {
-        "name": "pdm", "site": "*", "live": 1,
-    }  # fmt: skip
+        "name": "pdm",
+        "site": "*",
+        "live": 1,
+    }
     url = f"duckdb:///{tmp_path / 'werk.duckdb'}"
     store = open_store(url)
     load_store(store, data, days=3)
@@ -47,15 +51,22 @@ def test_train_list_promote_score_rollback(tmp_path: Path, history_dir: Path, da
     now = (data.end - timedelta(days=1, hours=6)).isoformat()
     scored = _run("ml", "score", "--models", models, "--store", url, "--now", now, "--json")
     assert isinstance(scored, list)
-    assert {s["site"] for s in scored} == {"autowerk/berlin", "autowerk/chicago",
-                                           "autowerk/shanghai"}  # fmt: skip
+    assert {s["site"] for s in scored} == {
+        "autowerk/berlin",
+        "autowerk/chicago",
+        "autowerk/shanghai",
+    }
     assert all(len(s["predictions"]) == 10 for s in scored)
 
     assert _run("ml", "rollback", "--models", models, "--json") == {
-        "name": "pdm", "site": "*", "live": None,
-    }  # fmt: skip
+        "name": "pdm",
+        "site": "*",
+        "live": None,
+    }
 
 
 def test_errors_exit_with_a_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ml", "promote", "3", "--models", str(tmp_path)])
     assert result.exit_code != 0
+    assert isinstance(result.exception, NotFound)
+    assert "no version 3" in str(result.exception)

@@ -32,8 +32,11 @@ def test_scoring_writes_signals_and_alarms_once(
     registry = _registry(tmp_path, bundle)
     now = data.end - timedelta(hours=30, minutes=20)  # a Saturday afternoon in Asia, Fri in US
     done = score(store, registry, now=now, threshold=0.0)
-    assert sorted(s.site for s in done) == ["autowerk/berlin", "autowerk/chicago",
-                                           "autowerk/shanghai"]  # fmt: skip
+    assert sorted(s.site for s in done) == [
+        "autowerk/berlin",
+        "autowerk/chicago",
+        "autowerk/shanghai",
+    ]
     assert all(not s.duplicate and s.machines == 10 for s in done)
     ends = {s.window_end for s in done}
     assert len(ends) == 1
@@ -41,15 +44,17 @@ def test_scoring_writes_signals_and_alarms_once(
     assert latest.num_rows >= 2 * 25
     probs = pc.filter(latest["value"], pc.equal(latest["signal"], "pred_failure_24h"))
     assert all(0.0 <= p <= 1.0 for p in probs.to_pylist())
-    alarms = store.events("autowerk", now - timedelta(days=1), now + timedelta(hours=1),
-                          kinds=["alarm"])  # fmt: skip
+    alarms = store.events(
+        "autowerk", now - timedelta(days=1), now + timedelta(hours=1), kinds=["alarm"]
+    )
     mine = alarms.filter(pc.equal(alarms["code"], "ml.failure_risk"))
     assert mine.num_rows == 30  # threshold 0: every machine
     assert all("top signals:" in r for r in mine["reason"].to_pylist())
     again = score(store, registry, now=now, threshold=0.0)
     assert all(s.duplicate for s in again)
-    alarms = store.events("autowerk", now - timedelta(days=1), now + timedelta(hours=1),
-                          kinds=["alarm"])  # fmt: skip
+    alarms = store.events(
+        "autowerk", now - timedelta(days=1), now + timedelta(hours=1), kinds=["alarm"]
+    )
     assert alarms.filter(pc.equal(alarms["code"], "ml.failure_risk")).num_rows == 30
 
 
@@ -60,8 +65,9 @@ def test_a_site_whose_inputs_moved_is_flagged(
     samples = data.samples
     chicago = pc.starts_with(samples["path"], "autowerk/chicago/")
     value = pc.if_else(chicago, pc.multiply(samples["value"], 1.2), samples["value"])
-    moved = Data(samples.set_column(3, "value", value), data.events, data.start, data.end,
-                 data.lineage)  # fmt: skip
+    moved = Data(
+        samples.set_column(3, "value", value), data.events, data.start, data.end, data.lineage
+    )
     the_store = open_store(f"duckdb:///{tmp_path / 'drift.duckdb'}")
     try:
         load_store(the_store, moved)
@@ -71,8 +77,9 @@ def test_a_site_whose_inputs_moved_is_flagged(
         assert done["autowerk/chicago"].drift.drifted
         assert not done["autowerk/berlin"].drift.drifted
         assert not done["autowerk/shanghai"].drift.drifted
-        alarms = the_store.events("autowerk/chicago", now - timedelta(days=1),
-                                  now + timedelta(hours=1), kinds=["alarm"])  # fmt: skip
+        alarms = the_store.events(
+            "autowerk/chicago", now - timedelta(days=1), now + timedelta(hours=1), kinds=["alarm"]
+        )
         drift = alarms.filter(pc.equal(alarms["code"], "ml.drift"))
         assert drift.num_rows == 1
         assert drift["path"][0].as_py() == "autowerk/chicago"

@@ -53,20 +53,34 @@ def _summary_rows(meta: dict[str, object]) -> list[dict[str, object]]:
     for site, tasks in sites.items():
         for task, entry in tasks.items():
             if task == "anomaly":
-                rows.append({"site": site, "task": "anomaly", "metric": "auc",
-                             "baseline": 0.5, "raw": _r(entry.get("auc")), "adapted": "",
-                             "adapt": "", "gain": ""})  # fmt: skip
+                rows.append(
+                    {
+                        "site": site,
+                        "task": "anomaly",
+                        "metric": "auc",
+                        "baseline": 0.5,
+                        "raw": _r(entry.get("auc")),
+                        "adapted": "",
+                        "adapt": "",
+                        "gain": "",
+                    }
+                )
                 continue
             key = primary[task]
-            rows.append({
-                "site": site, "task": task, "metric": key,
-                "baseline": _r(entry.get("baseline", {}).get(key)),
-                "raw": _r(entry.get("raw", {}).get(key)),
-                "adapted": _r(entry.get("adapted", {}).get(key)),
-                "adapt": "yes" if entry.get("adapt") else "no",
-                "gain": f"{entry['gain']:+.0%}" if isinstance(entry.get("gain"), float)
-                and entry["gain"] == entry["gain"] else "",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "site": site,
+                    "task": task,
+                    "metric": key,
+                    "baseline": _r(entry.get("baseline", {}).get(key)),
+                    "raw": _r(entry.get("raw", {}).get(key)),
+                    "adapted": _r(entry.get("adapted", {}).get(key)),
+                    "adapt": "yes" if entry.get("adapt") else "no",
+                    "gain": f"{entry['gain']:+.0%}"
+                    if isinstance(entry.get("gain"), float) and entry["gain"] == entry["gain"]
+                    else "",
+                }
+            )
     return rows
 
 
@@ -108,19 +122,28 @@ def train_cmd(
     from werk.ml.train import train
 
     registry = _registry(models, store)
-    config = TrainConfig(params=ModelParams(n_estimators=trees, seed=seed),
-                         train_fraction=train_fraction)  # fmt: skip
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=json_) as progress:  # fmt: skip
+    config = TrainConfig(
+        params=ModelParams(n_estimators=trees, seed=seed), train_fraction=train_fraction
+    )
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=json_,
+    ) as progress:
         task = progress.add_task("reading data", total=None)
         if history is not None:
-            data = read_history(history, start=_when(start, datetime.min.replace(tzinfo=UTC))
-                                if start else None, end=_when(end, datetime.now(UTC))
-                                if end else None)  # fmt: skip
+            data = read_history(
+                history,
+                start=_when(start, datetime.min.replace(tzinfo=UTC)) if start else None,
+                end=_when(end, datetime.now(UTC)) if end else None,
+            )
         else:
             if not prefix:
-                raise InvalidInput("give --prefix (the asset path to train on) or --history",
-                                   field="prefix")  # fmt: skip
+                raise InvalidInput(
+                    "give --prefix (the asset path to train on) or --history", field="prefix"
+                )
             from werk.store import open_store
 
             stop = _when(end, datetime.now(UTC))
@@ -139,8 +162,9 @@ def train_cmd(
     if json_:
         emit_json({"name": name, "version": version, **bundle.meta})
         return
-    emit_rows(_summary_rows(bundle.meta), as_json=False,
-              title=f"{name} v{version}: leave-one-site-out")  # fmt: skip
+    emit_rows(
+        _summary_rows(bundle.meta), as_json=False, title=f"{name} v{version}: leave-one-site-out"
+    )
     console.print(f"saved {name} version {version} in {registry.root / name / str(version)}")
 
 
@@ -181,8 +205,11 @@ def evaluate_cmd(
         if json_:
             emit_json(result)
         else:
-            emit_rows([{"metric": k, "value": _r(v)} for k, v in result.items()], as_json=False,
-                      title=f"{csv.name}: held-out units")  # fmt: skip
+            emit_rows(
+                [{"metric": k, "value": _r(v)} for k, v in result.items()],
+                as_json=False,
+                title=f"{csv.name}: held-out units",
+            )
         return
     registry = _registry(models)
     versions = registry.versions(name)
@@ -192,8 +219,11 @@ def evaluate_cmd(
     if json_:
         emit_json(meta)
         return
-    emit_rows(_summary_rows(meta), as_json=False,
-              title=f"{name} v{meta.get('version')}: leave-one-site-out")  # fmt: skip
+    emit_rows(
+        _summary_rows(meta),
+        as_json=False,
+        title=f"{name} v{meta.get('version')}: leave-one-site-out",
+    )
 
 
 @app.command("promote")
@@ -254,19 +284,36 @@ def score_cmd(
     try:
         with Progress(console=console, transient=True) as progress:
             progress.add_task("scoring", total=None)
-            done = score(the_store, registry, name=name, prefix=prefix,
-                         now=_when(now, datetime.now(UTC)), threshold=threshold)  # fmt: skip
+            done = score(
+                the_store,
+                registry,
+                name=name,
+                prefix=prefix,
+                now=_when(now, datetime.now(UTC)),
+                threshold=threshold,
+            )
     finally:
         the_store.close()
     rows = [
-        {"site": s.site, "version": s.version, "window_end": s.window_end.isoformat(),
-         "machines": s.machines, "alerts": s.alerts, "drifted": s.drift.drifted,
-         "drift_share": round(s.drift.share, 3), "duplicate": s.duplicate}
+        {
+            "site": s.site,
+            "version": s.version,
+            "window_end": s.window_end.isoformat(),
+            "machines": s.machines,
+            "alerts": s.alerts,
+            "drifted": s.drift.drifted,
+            "drift_share": round(s.drift.share, 3),
+            "duplicate": s.duplicate,
+        }
         for s in done
-    ]  # fmt: skip
+    ]
     if json_:
-        emit_json([dict(r, predictions=s.predictions, drift_top=s.drift.top)
-                   for r, s in zip(rows, done, strict=True)])  # fmt: skip
+        emit_json(
+            [
+                dict(r, predictions=s.predictions, drift_top=s.drift.top)
+                for r, s in zip(rows, done, strict=True)
+            ]
+        )
         return
     emit_rows(rows, as_json=False, title=f"{name}: scored")
 
@@ -282,8 +329,12 @@ def models_cmd(
     rows = []
     for v in registry.list(name):
         metrics = v.meta.get("metrics", {})
-        row: dict[str, object] = {"name": v.name, "version": v.version, "created": v.created,
-                                  "live": ",".join(v.live)}  # fmt: skip
+        row: dict[str, object] = {
+            "name": v.name,
+            "version": v.version,
+            "created": v.created,
+            "live": ",".join(v.live),
+        }
         if isinstance(metrics, dict):
             for key, values in metrics.items():
                 if isinstance(values, dict):

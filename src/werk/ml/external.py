@@ -103,8 +103,9 @@ def read_csv_dataset(
         raise InvalidInput(f"cannot read {path.name} as CSV: {exc}", file=str(path)) from exc
     for column in (unit, time, label):
         if column not in table.column_names:
-            raise InvalidInput(f"{path.name} has no column {column!r}", file=str(path),
-                               line=1, column=column)  # fmt: skip
+            raise InvalidInput(
+                f"{path.name} has no column {column!r}", file=str(path), line=1, column=column
+            )
     sensors = [c for c in table.column_names if c not in (unit, time, label)]
     if not sensors:
         raise InvalidInput(f"{path.name} has no sensor columns", file=str(path), line=1)
@@ -126,15 +127,19 @@ def read_csv_dataset(
                 except (TypeError, ValueError):
                     raise InvalidInput(
                         f"{path.name}: {value!r} in column {column!r} is not a number",
-                        file=str(path), line=row + 2, column=column,
-                    ) from None  # fmt: skip
-            raise InvalidInput(f"{path.name}: column {column!r} is not numeric",
-                               file=str(path), column=column) from None  # fmt: skip
+                        file=str(path),
+                        line=row + 2,
+                        column=column,
+                    ) from None
+            raise InvalidInput(
+                f"{path.name}: column {column!r} is not numeric", file=str(path), column=column
+            ) from None
     y = np.asarray(numeric[label].to_numpy(zero_copy_only=False), dtype=np.float64)
     if np.isnan(y).any():
         row = int(np.flatnonzero(np.isnan(y))[0])
-        raise InvalidInput(f"{path.name}: the label is missing", file=str(path), line=row + 2,
-                           column=label)  # fmt: skip
+        raise InvalidInput(
+            f"{path.name}: the label is missing", file=str(path), line=row + 2, column=label
+        )
     x = np.column_stack(
         [np.asarray(numeric[s].to_numpy(zero_copy_only=False), dtype=np.float64) for s in sensors]
     )
@@ -180,8 +185,10 @@ def evaluate_csv(
     model = fit(task, x[train], ds.y[train], params=params or ModelParams(n_estimators=100))
     pred = predict(task, model, x[test])
     base = baseline(task, ds.y[train], int(test.sum()))
-    out: dict[str, float] = {"units_train": float(len(units) - len(test_units)),
-                             "units_test": float(len(test_units))}  # fmt: skip
+    out: dict[str, float] = {
+        "units_train": float(len(units) - len(test_units)),
+        "units_test": float(len(test_units)),
+    }
     for prefix, p in (("model", pred), ("baseline", base)):
         for key, value in metrics(task, ds.y[test], p).items():
             if key not in ("rows", "positives"):
@@ -195,8 +202,9 @@ def _package_file(package: str, *parts: str) -> Path:
     pulls in plotting and optimisation libraries: seconds, and warnings)."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise NotFound(f"these data need the {package} package (pip install 'werk[ml]')",
-                       field=package)  # fmt: skip
+        raise NotFound(
+            f"these data need the {package} package (pip install 'werk[ml]')", field=package
+        )
     file = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
     if not file.is_file():
         raise NotFound(f"{package} has no {'/'.join(parts)}", file=str(file))
@@ -221,9 +229,11 @@ def ldpe_monitoring(*, normal: int = 50, components: int = 3) -> dict[str, list[
     file = _package_file("process_improve", "datasets", "multivariate", "LDPE", "LDPE.csv")
     table = pacsv.read_csv(file)
     x = np.column_stack(
-        [np.asarray(table.column(i).to_numpy(), dtype=np.float64)
-         for i in range(1, 1 + LDPE_PROCESS)]
-    )  # fmt: skip
+        [
+            np.asarray(table.column(i).to_numpy(), dtype=np.float64)
+            for i in range(1, 1 + LDPE_PROCESS)
+        ]
+    )
     monitor = PcaMonitor.fit(x[:normal], components=components, limits="theoretical")
     t2, spe = monitor.statistics(x)
     return {

@@ -305,10 +305,13 @@ def window_features(
         dweek,
     ]
     x = np.concatenate(
-        [np.stack(blocks, axis=3).reshape(m_count, n_win, s_count * len(STATS)), machine,
-         np.broadcast_to(kind_code[:, None, None], (m_count, n_win, 1))],
+        [
+            np.stack(blocks, axis=3).reshape(m_count, n_win, s_count * len(STATS)),
+            machine,
+            np.broadcast_to(kind_code[:, None, None], (m_count, n_win, 1)),
+        ],
         axis=2,
-    ).reshape(m_count * n_win, -1)  # fmt: skip
+    ).reshape(m_count * n_win, -1)
     names = [f"{sig}.{stat}" for sig in signals for stat in STATS] + list(MACHINE_FEATURES)
     path_arr = np.repeat(np.array(paths, dtype=np.str_), n_win)
     ends = start_ns + (np.arange(n_win, dtype=np.int64) + 1) * win

@@ -159,10 +159,12 @@ def evaluate_fleet(
             for variant, x in variants.items():
                 if train.sum() < 10:
                     continue
-                model = fit(task, x[train], y[train], weight=w_train, categorical=cat,
-                            params=config.params)  # fmt: skip
-                entry[variant] = metrics(task, y[test], predict(task, model, x[test]),
-                                         weight=w_test)  # fmt: skip
+                model = fit(
+                    task, x[train], y[train], weight=w_train, categorical=cat, params=config.params
+                )
+                entry[variant] = metrics(
+                    task, y[test], predict(task, model, x[test]), weight=w_test
+                )
                 w_check = weight[check] if weight is not None else None
                 checks[variant] = metrics(
                     task, y[check], predict(task, model, x[check]), weight=w_check
@@ -204,6 +206,12 @@ def _gain(task: Task, model: dict[str, float], base: dict[str, float]) -> float:
     return float(m / b - 1.0) if higher else float(1.0 - m / b)
 
 
+def finite_mean(values: list[float]) -> float:
+    """Mean of the finite values (NaN when there are none: e.g. no RUL label in a short span)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def summarise(per_site: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
     """Mean of each task's primary metric over sites, per variant, and sites adapted."""
     from werk.ml.models import PRIMARY
@@ -218,7 +226,7 @@ def summarise(per_site: dict[str, dict[str, object]]) -> dict[str, dict[str, flo
                 for s in per_site.values()
                 if isinstance(e := s.get(task), dict) and isinstance(e.get(variant), dict)
             ]
-            row[variant] = float(np.nanmean(vals)) if vals else float("nan")
+            row[variant] = finite_mean(vals)
         row["sites_adapted"] = float(
             sum(1 for s in per_site.values() if isinstance(e := s.get(task), dict) and e["adapt"])
         )

@@ -113,8 +113,11 @@ def metrics(task: Task, y: F64, pred: F64, *, weight: F64 | None = None) -> dict
     or a baseline without training rows)."""
     n = float(len(y))
     if len(y) == 0 or np.isnan(pred).any():
-        keys = {"failure": ("auc", "ap", "brier"), "rul": ("rmse", "mae"),
-                "quality": ("wrmse", "auc_high")}[task]  # fmt: skip
+        keys = {
+            "failure": ("auc", "ap", "brier"),
+            "rul": ("rmse", "mae"),
+            "quality": ("wrmse", "auc_high"),
+        }[task]
         return {"rows": n, **{k: float("nan") for k in keys}}
     if task == "failure":
         both = len(np.unique(y)) == 2

@@ -152,8 +152,11 @@ class Registry:
         sites = self._promotions(name)
         history = sites.get(site, [])
         if not history:
-            raise Conflict(f"model {name} has no promotion for site {site} to roll back",
-                           field="site", name=name)  # fmt: skip
+            raise Conflict(
+                f"model {name} has no promotion for site {site} to roll back",
+                field="site",
+                name=name,
+            )
         history.pop()
         if not history:
             del sites[site]
@@ -178,6 +181,7 @@ class Registry:
                     live.setdefault(history[-1], []).append(site)
             for v in self.versions(n):
                 meta = self.meta(n, v)
-                out.append(ModelVersion(n, v, str(meta.get("created", "")), meta,
-                                        sorted(live.get(v, []))))  # fmt: skip
+                out.append(
+                    ModelVersion(n, v, str(meta.get("created", "")), meta, sorted(live.get(v, [])))
+                )
         return out

@@ -75,9 +75,9 @@ def site_paths(store: Store, prefix: str | None = None) -> list[str]:
     return sorted({"/".join(p.split("/")[:2]) for p in paths if p.count("/") >= 2})
 
 
-def top_signals(bundle: ModelBundle, x: F64, task_variant: tuple[str, str], k: int = 3) -> list[
-    list[tuple[str, float]]
-]:  # fmt: skip
+def top_signals(
+    bundle: ModelBundle, x: F64, task_variant: tuple[str, str], k: int = 3
+) -> list[list[tuple[str, float]]]:
     """Return per row the ``k`` signals pushing the prediction up most (SHAP summed per signal)."""
     contrib = contributions(bundle.models[task_variant], x)
     signals = [n.split(".")[0] if "." in n else n for n in bundle.names]
@@ -119,8 +119,9 @@ def score_site(
     data = read_store(store, site_path, start, end, counts=False)
     if data.samples.num_rows == 0:
         return None
-    frame = window_features(data.samples, data.events, start=start, end=end,
-                            spec=cfg.features, kinds=bundle.kinds)  # fmt: skip
+    frame = window_features(
+        data.samples, data.events, start=start, end=end, spec=cfg.features, kinds=bundle.kinds
+    )
     preds = bundle.predict(frame)
     site = site_of(site_path)
     drift = check_drift(bundle.drift, frame.align(bundle.names), bundle.names, site)
@@ -171,19 +172,25 @@ def score_site(
         if values[fail_sig] >= threshold:
             e_path.append(path)
             e_code.append("ml.failure_risk")
-            e_reason.append(f"p={values[fail_sig]:.2f} of a failure within {horizon_h} h; "
-                            f"top signals: {top}")  # fmt: skip
+            e_reason.append(
+                f"p={values[fail_sig]:.2f} of a failure within {horizon_h} h; top signals: {top}"
+            )
         if np.isfinite(values["anomaly_score"]) and values["anomaly_score"] >= anomaly_threshold:
             e_path.append(path)
             e_code.append("ml.anomaly")
-            e_reason.append(f"anomaly score {values['anomaly_score']:.1f} (limit 1); "
-                            f"top signals: {top}")  # fmt: skip
-        predictions.append({
-            "path": path, "failure": round(float(values[fail_sig]), 4),
-            "rul_h": round(float(values["pred_rul_h"]), 2),
-            "scrap": round(float(values["pred_scrap"]), 5),
-            "anomaly": round(float(values["anomaly_score"]), 3), "top": tops[i],
-        })  # fmt: skip
+            e_reason.append(
+                f"anomaly score {values['anomaly_score']:.1f} (limit 1); top signals: {top}"
+            )
+        predictions.append(
+            {
+                "path": path,
+                "failure": round(float(values[fail_sig]), 4),
+                "rul_h": round(float(values["pred_rul_h"]), 2),
+                "scrap": round(float(values["pred_scrap"]), 5),
+                "anomaly": round(float(values["anomaly_score"]), 3),
+                "top": tops[i],
+            }
+        )
     s_path.append(site_path)
     s_signal.append("drift_share")
     s_value.append(drift.share)
@@ -194,22 +201,36 @@ def score_site(
         e_reason.append(f"{drift.share:.0%} of level features moved from training: {moved}")
     ts = pa.array(np.full(len(s_path), ts_ns, np.int64)).cast(UTC_NS)
     samples = pa.Table.from_arrays(
-        [pa.array(s_path), pa.array(s_signal), ts, pa.array(s_value, pa.float64()),
-         pa.array(np.zeros(len(s_path), np.uint8))],
+        [
+            pa.array(s_path),
+            pa.array(s_signal),
+            ts,
+            pa.array(s_value, pa.float64()),
+            pa.array(np.zeros(len(s_path), np.uint8)),
+        ],
         schema=SAMPLE_SCHEMA,
-    )  # fmt: skip
+    )
     n = len(e_path)
     events = pa.Table.from_arrays(
-        [pa.array(e_path, pa.string()), pa.array(np.full(n, ts_ns, np.int64)).cast(UTC_NS),
-         pa.array(["alarm"] * n, pa.string()), pa.array(e_code, pa.string()),
-         pa.array(e_reason, pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int64()),
-         pa.nulls(n, pa.int64()), pa.nulls(n, pa.int64()), pa.array([True] * n, pa.bool_())],
+        [
+            pa.array(e_path, pa.string()),
+            pa.array(np.full(n, ts_ns, np.int64)).cast(UTC_NS),
+            pa.array(["alarm"] * n, pa.string()),
+            pa.array(e_code, pa.string()),
+            pa.array(e_reason, pa.string()),
+            pa.nulls(n, pa.string()),
+            pa.nulls(n, pa.int64()),
+            pa.nulls(n, pa.int64()),
+            pa.nulls(n, pa.int64()),
+            pa.array([True] * n, pa.bool_()),
+        ],
         schema=EVENT_SCHEMA,
-    )  # fmt: skip
+    )
     key = f"ml:{name}:{version}:{site}:{ts_ns}"
     result = store.write(key, samples, events if n else None, source="ml")
-    return SiteScore(site_path, version, from_ns(ts_ns), len(rows), n, drift, key,
-                     result.duplicate, predictions)  # fmt: skip
+    return SiteScore(
+        site_path, version, from_ns(ts_ns), len(rows), n, drift, key, result.duplicate, predictions
+    )
 
 
 def score(
@@ -240,13 +261,20 @@ def score(
         live_any = True
         if version not in bundles:
             bundles[version] = registry.load(name, version)
-        done = score_site(store, bundles[version], site_path, version=version, name=name,
-                          now=now, lookback=lookback, threshold=threshold)  # fmt: skip
+        done = score_site(
+            store,
+            bundles[version],
+            site_path,
+            version=version,
+            name=name,
+            now=now,
+            lookback=lookback,
+            threshold=threshold,
+        )
         if done is not None:
             out.append(done)
     if not live_any:
-        raise NotFound(f"model {name} is not promoted for any site; run werk ml promote",
-                       name=name)  # fmt: skip
+        raise NotFound(f"model {name} is not promoted for any site; run werk ml promote", name=name)
     return out
 
 

@@ -38,6 +38,7 @@ class Lineage:
         samples: Sample rows read.
         events: Event rows read.
         sites: Sites present.
+        prefix: Asset path read below (store), empty for a whole history.
     """
 
     source: str
@@ -47,6 +48,7 @@ class Lineage:
     samples: int
     events: int
     sites: list[str] = field(default_factory=list)
+    prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +74,12 @@ def _plain(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def read_history(
-    folder: Path, *, start: datetime | None = None, end: datetime | None = None,
+    folder: Path,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
     sites: list[str] | None = None,
-) -> Data:  # fmt: skip
+) -> Data:
     """Read a simulator history folder (``werk sim history`` output).
 
     Args:
@@ -110,9 +115,14 @@ def read_history(
         )
         out[kind] = _plain(dataset.to_table(filter=flt), schema)
     lineage = Lineage(
-        "history", str(folder.resolve()), start.isoformat(), end.isoformat(),
-        out["samples"].num_rows, out["events"].num_rows, sorted(keep),
-    )  # fmt: skip
+        "history",
+        str(folder.resolve()),
+        start.isoformat(),
+        end.isoformat(),
+        out["samples"].num_rows,
+        out["events"].num_rows,
+        sorted(keep),
+    )
     return Data(out["samples"], out["events"], start, end, lineage)
 
 
@@ -141,9 +151,15 @@ def read_store(
     events = events.select(list(EVENT_SCHEMA.names)).cast(EVENT_SCHEMA)
     sites = sorted({p.split("/")[1] for p in pc.unique(samples["path"]).to_pylist() if "/" in p})
     lineage = Lineage(
-        "store", store.url, start.isoformat(), end.isoformat(), samples.num_rows,
-        events.num_rows, sites,
-    )  # fmt: skip
+        "store",
+        store.url,
+        start.isoformat(),
+        end.isoformat(),
+        samples.num_rows,
+        events.num_rows,
+        sites,
+        prefix,
+    )
     return Data(samples, events, start, end, lineage)
 
 

@@ -68,8 +68,17 @@ class ModelBundle:
     def predict(self, frame: FeatureFrame) -> dict[str, F64]:
         """Return per-row predictions of every task plus ``anomaly`` for ``frame``'s rows."""
         raw = frame.align(self.names)
-        aligned = FeatureFrame(raw, self.names, frame.path, frame.site, frame.kind, frame.end_ns,
-                               frame.start_ns, frame.stop_ns, self.kinds)  # fmt: skip
+        aligned = FeatureFrame(
+            raw,
+            self.names,
+            frame.path,
+            frame.site,
+            frame.kind,
+            frame.end_ns,
+            frame.start_ns,
+            frame.stop_ns,
+            self.kinds,
+        )
         adapted = self.normaliser.apply(aligned)
         out: dict[str, F64] = {}
         for task in TASKS:
@@ -110,8 +119,9 @@ def train(
     config = config or TrainConfig()
     say = progress or (lambda _: None)
     say("features")
-    frame = window_features(data.samples, data.events, start=data.start, end=data.end,
-                            spec=config.features)  # fmt: skip
+    frame = window_features(
+        data.samples, data.events, start=data.start, end=data.end, spec=config.features
+    )
     say("labels")
     labels = make_labels(frame, data.events, config.labels)
     step = int(config.features.window.total_seconds() * 1e9)
@@ -133,9 +143,13 @@ def train(
         for variant, x in variants.items():
             say(f"final {task} {variant}")
             models[(task, variant)] = fit(
-                task, x[keep], y[keep], weight=None if weight is None else weight[keep],
-                categorical=cat, params=config.params,
-            )  # fmt: skip
+                task,
+                x[keep],
+                y[keep],
+                weight=None if weight is None else weight[keep],
+                categorical=cat,
+                params=config.params,
+            )
     normal = labels.failure == 0
     monitors = fit_monitors(variants["adapted"], frame, normal, names)
     sites_report = report["sites"]
@@ -145,17 +159,24 @@ def train(
         for site, entry in sites_report.items()
     }
     meta: dict[str, object] = {
-        "training_window": {"start": from_ns(frame.start_ns).isoformat(),
-                            "end": from_ns(frame.stop_ns).isoformat(),
-                            "evaluation_cutoff": from_ns(cutoff).isoformat()},
-        "lineage": {**asdict(data.lineage), "feature_rows": len(frame),
-                    "features": len(names), "feature_hash": feature_hash(names),
-                    "label_rows": rows},
+        "training_window": {
+            "start": from_ns(frame.start_ns).isoformat(),
+            "end": from_ns(frame.stop_ns).isoformat(),
+            "evaluation_cutoff": from_ns(cutoff).isoformat(),
+        },
+        "lineage": {
+            **asdict(data.lineage),
+            "feature_rows": len(frame),
+            "machines": len(set(frame.path.tolist())),
+            "features": len(names),
+            "feature_hash": feature_hash(names),
+            "label_rows": rows,
+        },
         "config": _config_dict(config),
         "metrics": report["summary"],
         "fleet": report,
         "adapt": adapt,
-    }  # fmt: skip
+    }
     return ModelBundle(
         config=config,
         names=names,
