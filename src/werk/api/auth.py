@@ -7,10 +7,10 @@ read door (:data:`Door`) decides each read path by path.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
 from werk.api.identity import COOKIE, Identity
@@ -41,8 +41,9 @@ async def current_principal(request: Request) -> Principal:
     if admin is not None:
         return admin
     # keys and tokens are checked against the store on every request (a revocation holds at
-    # once): a blocking read, so in a worker thread
-    return await asyncio.to_thread(identity.principal, authorization, request.cookies.get(COOKIE))
+    # once): a blocking read, so in a worker thread — FastAPI's pool, as for a plain function
+    # dependency, not the one the reads of data queue in
+    return await run_in_threadpool(identity.principal, authorization, request.cookies.get(COOKIE))
 
 
 def _needs(roles: frozenset[Role], what: str, *, everywhere: bool = False) -> object:

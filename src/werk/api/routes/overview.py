@@ -34,7 +34,7 @@ from werk.api.params import parse_path
 from werk.api.routes.assets import current_assets
 from werk.api.routes.kpi import engine
 from werk.api.tables import dumps
-from werk.assets.model import AssetModel
+from werk.assets.model import AssetModel, Instance
 from werk.errors import NotFound
 from werk.kpi.calendar import Granularity
 from werk.kpi.engine import KpiEngine
@@ -77,13 +77,17 @@ class Tree:
         return self.site_tz.get("/".join(path.split("/")[:2]), "UTC")
 
 
+def modelled(model: AssetModel, path: str) -> tuple[Instance, ...]:
+    """Return the machines the asset model knows under ``path`` (all for the fleet)."""
+    if not path:
+        return tuple(model.instances)
+    return tuple(model.under(path)) if model.knows(path) else ()
+
+
 def tree_of(model: AssetModel, series: pa.Table, path: str) -> Tree:
     """Return the machines under ``path``: from the asset model, else from the stored series."""
     site_tz = {s.path: s.tz for s in model.sites}
-    if not path:
-        instances = list(model.instances)
-    else:
-        instances = list(model.under(path)) if model.knows(path) else []
+    instances = modelled(model, path)
     if instances:
         machines = tuple(sorted(i.path for i in instances))
         types = {i.path: i.type for i in instances}
@@ -324,7 +328,12 @@ async def overview(
     assets_decision, assets_scope = door.check(principal, ReadRequest(ReadKind.ASSETS, the_path))
     store: Store = request.app.state.store
     model = current_assets(request)
-    series = await asyncio.to_thread(store.series, the_path or None)
+    # the stored series make the tree only where no asset model does (a read of every series)
+    series = (
+        pa.table({"path": pa.array([], pa.string())})
+        if modelled(model, the_path)
+        else await asyncio.to_thread(store.series, the_path or None)
+    )
     tree = tree_of(model, assets_scope.filter(series), the_path)
     if the_path and not tree.machines:
         raise NotFound(f"no machines under {the_path}", key="overview.not_found", path=the_path)
