@@ -56,6 +56,20 @@ def test_scoring_writes_signals_and_alarms_once(
         "autowerk", now - timedelta(days=1), now + timedelta(hours=1), kinds=["alarm"]
     )
     assert alarms.filter(pc.equal(alarms["code"], "ml.failure_risk")).num_rows == 30
+    # An hour later nothing is at risk (no probability reaches 1.01): each alarm clears once.
+    later = now + timedelta(hours=1)
+    done = score(store, registry, now=later, threshold=1.01)
+    assert sum(s.alerts for s in done) >= 30
+    at = done[0].window_end
+    risk = store.events("autowerk", at, at + timedelta(minutes=1), kinds=["alarm"])
+    cleared = risk.filter(pc.equal(risk["code"], "ml.failure_risk"))
+    assert cleared.num_rows == 30
+    assert cleared["active"].to_pylist() == [False] * 30
+    assert all(r.startswith("cleared: ") for r in cleared["reason"].to_pylist())
+    again = score(store, registry, now=later + timedelta(hours=1), threshold=1.01)
+    at = again[0].window_end
+    quiet = store.events("autowerk", at, at + timedelta(minutes=1), kinds=["alarm"])
+    assert quiet.filter(pc.equal(quiet["code"], "ml.failure_risk")).num_rows == 0
 
 
 def test_a_site_whose_inputs_moved_is_flagged(

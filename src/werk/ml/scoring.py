@@ -8,10 +8,11 @@ window twice stores it once):
 - samples on each machine's path: ``pred_failure_<H>h`` (probability of a failure within the
   horizon), ``pred_rul_h`` (hours), ``pred_scrap`` (share of parts), ``anomaly_score`` (1 = the
   PCA control limit);
-- alarm events (kind ``alarm``, ``active`` true) the dashboard lists with other alarms: code
-  ``ml.failure_risk`` or ``ml.anomaly`` on the machine, the top contributing signals in
-  ``reason``; ``ml.drift`` on the site path when the site's features moved away from training,
-  plus the signal ``drift_share`` there.
+- alarm events (kind ``alarm``) the dashboard lists with other alarms: code ``ml.failure_risk``
+  or ``ml.anomaly`` on the machine, the top contributing signals in ``reason``; ``ml.drift`` on
+  the site path when the site's features moved away from training, plus the signal
+  ``drift_share`` there. An alarm is raised (``active`` true) when its condition starts and
+  cleared (``active`` false) when it ends, not repeated every window.
 
 :func:`score` runs once (``werk ml score``); :func:`scoring_loop` is what the API schedules.
 """
@@ -26,10 +27,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from werk.errors import NotFound
 from werk.ml.drift import DriftResult, check_drift
-from werk.ml.features import F64, FeatureFrame, site_of, window_features
+from werk.ml.features import F64, ML_ALARM_PREFIX, FeatureFrame, site_of, window_features
 from werk.ml.models import contributions
 from werk.ml.registry import Registry
 from werk.ml.source import read_store
@@ -51,7 +53,7 @@ class SiteScore:
         version: Model version used.
         window_end: End of the window scored.
         machines: Machines scored.
-        alerts: Alarms raised (machines and drift).
+        alerts: Alarm events written (raised or cleared; machines and drift).
         drift: The drift verdict.
         batch_key: Key the batch was written under.
         duplicate: True when that window had been scored and stored before.
@@ -89,6 +91,41 @@ def top_signals(
     for row in per:
         order = np.argsort(-row)[:k]
         out.append([(vocab[i], round(float(row[i]), 3)) for i in order.tolist() if row[i] > 0])
+    return out
+
+
+def active_alarms(events: pa.Table) -> set[tuple[str, str]]:
+    """Return the (path, code) of werk.ml alarms whose last event raised them."""
+    if events.num_rows == 0:
+        return set()
+    ml = events.filter(
+        pc.and_(
+            pc.equal(events["kind"], "alarm"),
+            pc.starts_with(pc.fill_null(events["code"], ""), ML_ALARM_PREFIX),
+        )
+    ).sort_by([("ts", "ascending")])
+    state: dict[tuple[str, str], bool] = {}
+    for path, code, active in zip(
+        ml["path"].to_pylist(), ml["code"].to_pylist(), ml["active"].to_pylist(), strict=True
+    ):
+        state[(path, code)] = bool(active)
+    return {key for key, on in state.items() if on}
+
+
+def alarm_changes(
+    active: set[tuple[str, str]], conditions: dict[tuple[str, str], tuple[bool, str]]
+) -> tuple[list[str], list[str], list[str], list[bool]]:
+    """Return the alarm events (paths, codes, reasons, active flags) that move each condition's
+    alarm to its new state: raised once when it starts, cleared once when it ends (an alarm
+    raised every window would bury the dashboard)."""
+    out: tuple[list[str], list[str], list[str], list[bool]] = ([], [], [], [])
+    for (path, code), (on, reason) in conditions.items():
+        was = (path, code) in active
+        if on != was:
+            out[0].append(path)
+            out[1].append(code)
+            out[2].append(reason if on else f"cleared: {reason}")
+            out[3].append(on)
     return out
 
 
@@ -151,9 +188,7 @@ def score_site(
     s_path: list[str] = []
     s_signal: list[str] = []
     s_value: list[float] = []
-    e_path: list[str] = []
-    e_code: list[str] = []
-    e_reason: list[str] = []
+    conditions: dict[tuple[str, str], tuple[bool, str]] = {}
     predictions: list[dict[str, object]] = []
     for i, row in enumerate(rows.tolist()):
         path = str(frame.path[row])
@@ -169,18 +204,15 @@ def score_site(
                 s_signal.append(sig)
                 s_value.append(float(v))
         top = ", ".join(f"{s} (+{c:g})" for s, c in tops[i]) or "none"
-        if values[fail_sig] >= threshold:
-            e_path.append(path)
-            e_code.append("ml.failure_risk")
-            e_reason.append(
-                f"p={values[fail_sig]:.2f} of a failure within {horizon_h} h; top signals: {top}"
-            )
-        if np.isfinite(values["anomaly_score"]) and values["anomaly_score"] >= anomaly_threshold:
-            e_path.append(path)
-            e_code.append("ml.anomaly")
-            e_reason.append(
-                f"anomaly score {values['anomaly_score']:.1f} (limit 1); top signals: {top}"
-            )
+        conditions[(path, "ml.failure_risk")] = (
+            bool(values[fail_sig] >= threshold),
+            f"p={values[fail_sig]:.2f} of a failure within {horizon_h} h; top signals: {top}",
+        )
+        score_a = values["anomaly_score"]
+        conditions[(path, "ml.anomaly")] = (
+            bool(np.isfinite(score_a) and score_a >= anomaly_threshold),
+            f"anomaly score {score_a:.1f} (limit 1); top signals: {top}",
+        )
         predictions.append(
             {
                 "path": path,
@@ -194,11 +226,12 @@ def score_site(
     s_path.append(site_path)
     s_signal.append("drift_share")
     s_value.append(drift.share)
-    if drift.drifted:
-        e_path.append(site_path)
-        e_code.append("ml.drift")
-        moved = ", ".join(f"{n} {z:+g} sd (PSI {v:g})" for n, z, v in drift.top)
-        e_reason.append(f"{drift.share:.0%} of level features moved from training: {moved}")
+    moved = ", ".join(f"{n} {z:+g} sd (PSI {v:g})" for n, z, v in drift.top)
+    conditions[(site_path, "ml.drift")] = (
+        drift.drifted,
+        f"{drift.share:.0%} of level features moved from training: {moved}",
+    )
+    e_path, e_code, e_reason, e_active = alarm_changes(active_alarms(data.events), conditions)
     ts = pa.array(np.full(len(s_path), ts_ns, np.int64)).cast(UTC_NS)
     samples = pa.Table.from_arrays(
         [
@@ -222,7 +255,7 @@ def score_site(
             pa.nulls(n, pa.int64()),
             pa.nulls(n, pa.int64()),
             pa.nulls(n, pa.int64()),
-            pa.array([True] * n, pa.bool_()),
+            pa.array(e_active, pa.bool_()),
         ],
         schema=EVENT_SCHEMA,
     )
