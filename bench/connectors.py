@@ -376,6 +376,8 @@ async def _werk_rate(cfg: OpcUaConfig, seconds: float) -> tuple[float, float]:
 
 
 def _row(name: str, shape: str, label: str, tags: int, rate: float, cpu: float) -> list[str]:
+    if math.isnan(rate):
+        return [name, shape, label, "failed (connection dropped)", "", "", ""]
     per_core = rate / cpu if cpu > 0 else math.nan
     return [
         name,

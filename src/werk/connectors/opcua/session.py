@@ -80,7 +80,12 @@ async def make_client(config: OpcUaConfig) -> Client:
     Raises:
         ConnectorError: A certificate, key or trust-list file cannot be used.
     """
-    client = Client(config.endpoint, timeout=config.timeout_s, watchdog_intervall=1.0)
+    # The watchdog reads ServerStatus every interval and calls a slow answer a lost connection;
+    # a busy server (thousands of items per session) answers in seconds, so give it half the
+    # request timeout. A closed socket (server restart) is noticed at once regardless.
+    client = Client(
+        config.endpoint, timeout=config.timeout_s, watchdog_intervall=max(2.0, config.timeout_s / 2)
+    )
     client.session_timeout = 60_000
     if config.username is not None:
         client.set_user(config.username)
