@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.connectors.conftest import gather_until, make_site, until
+from tests.connectors.conftest import gather_until, later, make_site, until
 from werk.connectors.base import connector
 from werk.connectors.opcua import OpcUaConfig, discover
 from werk.connectors.opcua.config import OpcUaDiscover
@@ -76,6 +78,47 @@ async def test_values_states_and_counts(served: tuple[StaticSite, OpcUaSilo]) ->
         diag = source.diagnostics()
         assert diag["connected"] is True
         assert diag["password"] is None
+
+
+async def test_deadband_per_point(served: tuple[StaticSite, OpcUaSilo]) -> None:
+    site, silo = served
+    press = site.machines[0]
+    data = _config(site, silo.endpoint).model_dump(mode="json")
+    for p in data["devices"][0]["points"]:
+        if p["signal"] == "motor_current":
+            p.update(deadband=5.0, sampling_interval_ms=20, queue_size=2)
+    cfg = OpcUaConfig.model_validate(data)
+    async with connector("opcua").open(cfg) as source:
+        got = await gather_until(
+            source, lambda g: g.latest(press.path, "motor_current") is not None
+        )
+        # +1 A is inside the 5 A deadband: the server reports the pressure change only.
+        press.values["motor_current"] = 42.5
+        press.values["hydraulic_pressure"] = 183.0
+        later(site)
+        await silo.update()
+        got = await gather_until(
+            source,
+            lambda g: (
+                (s := g.latest(press.path, "hydraulic_pressure")) is not None and s.value == 183.0
+            ),
+            got=got,
+        )
+        await asyncio.sleep(0.5)  # five publishing intervals: the small change stays unreported
+        with contextlib.suppress(TimeoutError):
+            await gather_until(source, lambda g: False, got=got, within_s=0.3)
+        assert [s.value for s in got.samples if s.signal == "motor_current"] == [41.5]
+        press.values["motor_current"] = 50.0  # 8.5 A past the last reported value
+        later(site)
+        await silo.update()
+        await gather_until(
+            source,
+            lambda g: (s := g.latest(press.path, "motor_current")) is not None and s.value == 50.0,
+            got=got,
+        )
+    press.values["motor_current"] = 41.5
+    press.values["hydraulic_pressure"] = 182.25
+    await silo.update()
 
 
 async def test_read_once_marks_unknown_nodes_bad(served: tuple[StaticSite, OpcUaSilo]) -> None:
