@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.connectors.conftest import gather_until, later
+from tests.connectors.conftest import gather_until, later, until
 from werk.connectors.base import connector
 from werk.connectors.derive import BadReason
 from werk.connectors.modbus import ModbusConfig, ModbusPoint
@@ -176,3 +176,28 @@ async def test_server_down_at_start_then_up(site_of: Callable[[Silo], StaticSite
         async with ModbusSilo(site, port=port):
             got = await gather_until(source, lambda g: g.latest(press.path, "energy") is not None)
         assert got.latest(press.path, "energy").value == 123456.75  # type: ignore[union-attr]
+
+
+async def test_server_restart_is_a_loss_then_a_recovery(
+    site_of: Callable[[Silo], StaticSite],
+) -> None:
+    from werk.sim.servers.modbus import ModbusSilo
+
+    site = site_of(Silo.MODBUS)
+    press = site.machines[0]
+    first = ModbusSilo(site, port=0)
+    await first.__aenter__()
+    port = first.port
+    cfg = _config(site, first.endpoint)
+    async with connector("modbus").open(cfg) as source:
+        await gather_until(source, lambda g: g.latest(press.path, "energy") is not None)
+        await first.__aexit__(None, None, None)
+        await until(lambda: not source.health.connected)
+        assert source.health.last_error
+        press.values["energy"] = 7.0
+        async with ModbusSilo(site, port=port):
+            await gather_until(
+                source,
+                lambda g: (s := g.latest(press.path, "energy")) is not None and s.value == 7.0,
+            )
+        assert source.health.reconnects == 1
