@@ -337,8 +337,18 @@ def models_cmd(
         }
         if isinstance(metrics, dict):
             for key, values in metrics.items():
-                if isinstance(values, dict):
+                if not isinstance(values, dict):
+                    continue
+                if json_:
                     row[key] = _r(values.get("chosen"))
                     row[f"{key} baseline"] = _r(values.get("baseline"))
+                else:  # one narrow column per metric: "model (baseline)"
+                    row[key] = f"{_g(values.get('chosen'))} ({_g(values.get('baseline'))})"
+        if not json_:
+            row["created"] = v.created[:16]
         rows.append(row)
-    emit_rows(rows, as_json=json_, title="models")
+    emit_rows(rows, as_json=json_, title="models: fleet metrics, model (baseline)")
+
+
+def _g(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else "–"
