@@ -38,6 +38,11 @@ def test_train_list_promote_score_rollback(tmp_path: Path, history_dir: Path, da
     evaluated = _run("ml", "evaluate", "--models", models, "--json")
     assert isinstance(evaluated, dict)
     assert evaluated["fleet"] == trained["fleet"]
+    rescored = _run("ml", "evaluate", "--models", models, "--history", str(history_dir), "--json")
+    assert isinstance(rescored, dict)
+    assert set(rescored) == {"berlin", "chicago", "shanghai"}
+    failure = rescored["berlin"]["failure"]
+    assert failure["model"]["rows"] == failure["baseline"]["rows"] > 0
 
     assert _run("ml", "promote", "1", "--models", models, "--json") == {
         "name": "pdm",

@@ -181,13 +181,18 @@ def evaluate_cmd(
     label: Annotated[str, typer.Option(help="CSV: label column (RUL, fault or quality).")] = (
         "rul"
     ),
+    history: Annotated[
+        Path | None,
+        typer.Option(help="Score this simulator history with the version and compare."),
+    ] = None,
     tep: Annotated[
         bool, typer.Option(help="Run PCA T²/SPE on the Tennessee Eastman benchmark (bibmon).")
     ] = False,
     models: ModelsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show a version's fleet report, or evaluate the pipeline on external data."""
+    """Show a version's fleet report, evaluate it on other data, or the pipeline on external
+    data."""
     from werk.errors import NotFound
 
     if tep:
@@ -216,6 +221,33 @@ def evaluate_cmd(
     if not versions:
         raise NotFound(f"no model named {name}", name=name)
     meta = registry.meta(name, version or versions[-1])
+    if history is not None:
+        from werk.ml.source import read_history
+        from werk.ml.train import evaluate_bundle
+
+        bundle = registry.load(name, version or versions[-1])
+        evaluation = evaluate_bundle(bundle, read_history(history))
+        if json_:
+            emit_json(evaluation)
+            return
+        rows = []
+        primary = {"failure": "ap", "rul": "rmse", "quality": "wrmse"}
+        for site, tasks in evaluation.items():
+            for task, key in primary.items():
+                entry = tasks[task]
+                assert isinstance(entry, dict)
+                rows.append(
+                    {
+                        "site": site,
+                        "task": task,
+                        "metric": key,
+                        "baseline": _r(entry["baseline"][key]),
+                        "model": _r(entry["model"][key]),
+                        "variant": entry["variant"],
+                    }
+                )
+        emit_rows(rows, as_json=False, title=f"{name} v{meta.get('version')} on {history}")
+        return
     if json_:
         emit_json(meta)
         return

@@ -92,7 +92,7 @@ def anomaly_scores(
     return out
 
 
-def _auc(y: F64, score: F64) -> float:
+def auc(y: F64, score: F64) -> float:
     from sklearn.metrics import roc_auc_score
 
     ok = ~np.isnan(score) & ~np.isnan(y)
@@ -188,7 +188,7 @@ def evaluate_fleet(
         monitors = fit_monitors(variants["adapted"], frame, normal, names)
         scores = anomaly_scores(variants["adapted"], frame, monitors)
         test = own & (frame.end_ns > cutoff_ns)
-        site_report["anomaly"] = {"auc": _auc(y[test], scores[test]), "baseline_auc": 0.5}
+        site_report["anomaly"] = {"auc": auc(y[test], scores[test]), "baseline_auc": 0.5}
         per_site[site] = site_report
     report["sites"] = per_site
     report["summary"] = summarise(per_site)

@@ -29,7 +29,7 @@ from werk.ml.fleet import (
     target,
 )
 from werk.ml.labels import make_labels
-from werk.ml.models import TASKS, Estimator, Task, fit, predict
+from werk.ml.models import TASKS, Estimator, Task, baseline, fit, metrics, predict
 from werk.ml.source import Data
 from werk.ml.split import cutoff_at, guard_no_leakage
 from werk.samples import from_ns
@@ -135,11 +135,14 @@ def train(
     variants = {"raw": frame.x, "adapted": normaliser.apply(frame)}
     models: dict[tuple[str, str], Estimator] = {}
     rows: dict[str, int] = {}
+    baselines: dict[str, float] = {}
     for task in TASKS:
         y, known, weight = target(labels, task)
         keep = ~np.isnan(y) & (known <= frame.stop_ns)
         guard_no_leakage(known[keep], frame.stop_ns, what=task)
         rows[task] = int(keep.sum())
+        w = None if weight is None else weight[keep]
+        baselines[task] = float(baseline(task, y[keep], 1, weight=w)[0])
         for variant, x in variants.items():
             say(f"final {task} {variant}")
             models[(task, variant)] = fit(
@@ -176,6 +179,7 @@ def train(
         "metrics": report["summary"],
         "fleet": report,
         "adapt": adapt,
+        "baselines": baselines,
     }
     return ModelBundle(
         config=config,
@@ -201,3 +205,42 @@ def _config_dict(config: TrainConfig) -> dict[str, object]:
         "train_fraction": config.train_fraction,
         "params": asdict(config.params),
     }
+
+
+def evaluate_bundle(bundle: ModelBundle, data: Data) -> dict[str, dict[str, object]]:
+    """Score ``data`` (e.g. a later month, or a plant the model never saw) with ``bundle`` and
+    return per site and task the model's metrics beside the baseline the bundle was trained
+    with (training prevalence, mean RUL, mean scrap share), plus the anomaly AUC."""
+    from werk.ml.fleet import auc
+
+    cfg = bundle.config
+    frame = window_features(
+        data.samples,
+        data.events,
+        start=data.start,
+        end=data.end,
+        spec=cfg.features,
+        kinds=bundle.kinds,
+    )
+    labels = make_labels(frame, data.events, cfg.labels)
+    preds = bundle.predict(frame)
+    base = bundle.meta.get("baselines", {})
+    assert isinstance(base, dict)
+    out: dict[str, dict[str, object]] = {}
+    for site in sorted(set(frame.site.tolist())):
+        own = frame.site == site
+        entry: dict[str, object] = {}
+        for task in TASKS:
+            y, _, weight = target(labels, task)
+            rows = own & ~np.isnan(y)
+            w = None if weight is None else weight[rows]
+            b = np.full(int(rows.sum()), float(base.get(task, np.nan)))
+            entry[task] = {
+                "model": metrics(task, y[rows], preds[task][rows], weight=w),
+                "baseline": metrics(task, y[rows], b, weight=w),
+                "variant": "adapted" if bundle.uses_adapted(site, task) else "raw",
+            }
+        rows = own & ~np.isnan(labels.failure)
+        entry["anomaly"] = {"auc": auc(labels.failure[rows], preds["anomaly"][rows])}
+        out[site] = entry
+    return out
