@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -56,6 +57,16 @@ async def enforce_retention(store: Store, interval_s: int) -> None:
                 log.info("retention deleted %d rows", deleted)
 
 
+async def score_periodically(store: Store, models: Path, interval_s: int) -> None:
+    """Score machines with the promoted models every ``interval_s`` seconds, first after one
+    interval (a server that just started has nothing new to score); see :mod:`werk.ml.scoring`."""
+    await asyncio.sleep(interval_s)
+    from werk.ml.registry import Registry  # scikit-learn and LightGBM load only when used
+    from werk.ml.scoring import scoring_loop
+
+    await scoring_loop(store, Registry(models), interval_s)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """Return the API app; it opens the configured store on start unless one is given."""
 
@@ -78,13 +89,24 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             if settings.retention_interval_s
             else None
         )
+        scoring = (
+            asyncio.create_task(
+                score_periodically(
+                    the_store, settings.data_dir / "models", settings.ml_score_interval_s
+                ),
+                name="werk[api].ml-scoring",
+            )
+            if settings.ml_score_interval_s
+            else None
+        )
         try:
             yield
         finally:
-            if retention is not None:
-                retention.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await retention
+            for task in (retention, scoring):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             app.state.sharing.close()  # flush the last audit records
             if own:
                 the_store.close()

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How often the server applies retention rules, in seconds (0: never).",
     )
+    ml_score_interval_s: int = Field(
+        default=900,
+        ge=0,
+        description="How often the server scores machines with the promoted models of the "
+        "registry in <data_dir>/models, writing predictions and alarms back (0: never).",
+    )
     dev: bool = Field(
         default=False,
         description="Development mode: allows unsafe defaults such as binding to 0.0.0.0 "
