@@ -505,7 +505,8 @@ class PostgresStore(SqlStore[Connection]):
         expr: str,
     ) -> tuple[Int64Array, Int64Array, npt.NDArray[np.float64], Int64Array]:
         query = sql.AGGREGATE.postgres.replace("{expr}", expr)
-        params = [edges.tolist(), *self._selection(selection), start, end]
+        ids, ranks = self._selection(selection)
+        params = [edges.tolist(), ids, start, end, ids, ranks]
         row = c.execute(query, params, binary=True).fetchone()
         packed = np.frombuffer(
             (row[0] if row else None) or b"",

@@ -234,12 +234,16 @@ AGGREGATE: Final = Sql(
     " FROM samples s JOIN sel ON s.series_id = sel.id ASOF JOIN edges e ON s.ts >= e.start"
     " WHERE s.ts >= ? AND s.ts < ? AND s.quality < 2"
     " GROUP BY sel.rank, e.idx ORDER BY sel.rank, e.idx",
-    postgres="SELECT string_agg(int4send(rank) || int4send(bucket) || float8send(value)"
-    " || int8send(n), ''::bytea ORDER BY rank, bucket) FROM ("
-    " SELECT sel.rank, width_bucket(s.ts, %s::int8[]) - 1 AS bucket, {expr} AS value,"
-    f" count(*) AS n FROM samples s JOIN {_PG_SEL} ON s.series_id = sel.id"
-    " WHERE s.ts >= %s AND s.ts < %s AND s.quality < 2 GROUP BY 1, 2) q",
+    postgres="SELECT string_agg(int4send(sel.rank) || int4send(q.bucket) || float8send(q.value)"
+    " || int8send(q.n), ''::bytea ORDER BY sel.rank, q.bucket) FROM ("
+    " SELECT s.series_id, width_bucket(s.ts, %s::int8[]) - 1 AS bucket, {expr} AS value,"
+    " count(*) AS n FROM samples s WHERE s.series_id = ANY(%s::int4[])"
+    " AND s.ts >= %s AND s.ts < %s AND s.quality < 2 GROUP BY 1, 2) q"
+    f" JOIN {_PG_SEL} ON q.series_id = sel.id",
 )
+"""PostgreSQL filters by ``series_id = ANY(ids)`` and joins the ranks after aggregating: joined
+before, the planner guessed 1 % of the rows it got and sorted 4.3M rows on disk for a line's month
+(2.2 s) instead of hashing 36k groups (0.9 s). Parameters: edges, ids, start, end, ids, ranks."""
 
 LAST_BEFORE: Final = Sql(
     duckdb="SELECT s.series_id, max(s.ts), arg_max(s.value, s.ts), arg_max(s.quality, s.ts)"
