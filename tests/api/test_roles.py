@@ -195,6 +195,26 @@ def test_the_asset_tree_shows_only_the_visible_parts(world: World) -> None:
     assert len(whole["sites"]) == 3
 
 
+def test_the_aas_export_holds_only_the_visible_shells(world: World) -> None:
+    r = world.client.get(
+        "/api/v1/assets/aas", headers={"Authorization": f"Bearer {world.keys['viewer-berlin']}"}
+    )
+    assert r.status_code == 200, r.text
+    assert "autowerk/berlin" in r.text
+    assert "autowerk/chicago" not in r.text
+    assert "autowerk/shanghai" not in r.text
+    everything = world.client.get(
+        "/api/v1/assets/aas", headers={"Authorization": f"Bearer {world.keys['admin']}"}
+    ).text
+    assert "autowerk/chicago" in everything
+    hidden = world.client.get(
+        "/api/v1/assets/aas",
+        params={"path": "autowerk/chicago"},
+        headers={"Authorization": f"Bearer {world.keys['viewer-berlin']}"},
+    )
+    assert hidden.status_code == 404
+
+
 def test_platform_keys_without_grants_see_everything_other_participants_nothing(
     world: World,
 ) -> None:

@@ -14,11 +14,11 @@ from starlette.datastructures import State
 
 from werk.api.auth import Admin, Authenticated, Door, Reader
 from werk.api.params import parse_path
-from werk.assets.document import assets_to_data, parse_assets
+from werk.assets.document import assets_from_data, assets_to_data, parse_assets
 from werk.assets.model import AssetModel
 from werk.assets.paths import is_under
 from werk.errors import Forbidden, NotFound, PayloadError
-from werk.sharing.door import ReadKind, ReadRequest
+from werk.sharing.door import ReadKind, ReadRequest, Scope
 from werk.sharing.principal import Role
 from werk.store import Store
 
@@ -69,27 +69,13 @@ async def load_assets(request: Request, _: Admin) -> JSONResponse:
     )
 
 
-@router.get("/assets", operation_id="read_assets", summary="The asset model under a path")
-async def read_assets(
-    request: Request,
-    principal: Reader,
-    door: Door,
-    path: Annotated[str | None, Query(description="Asset path (empty: everything).")] = None,
-    agreement: Annotated[str | None, Query(description="Agreement the read is made under.")] = None,
-    purpose: Annotated[str | None, Query(description="Purpose of the read (ODRL).")] = None,
-) -> JSONResponse:
-    """Return the asset model document: sites, types and instances at or under ``path``.
+def visible_data(model: AssetModel, the_path: str | None, scope: Scope) -> dict[str, Any]:
+    """Return the model as data, cut to ``the_path`` and to what ``scope`` lets the caller see:
+    the instances inside, the sites they stand in, the types they use.
 
-    Only what the caller may see is in it: the instances under its grants (or agreement), the
-    sites they stand in, and the types they use.
+    Raises:
+        NotFound: ``the_path`` names no asset.
     """
-    the_path = parse_path(path)
-    # the door first: a path the caller may not see is "not found", whether it exists or not
-    decision, scope = door.check(
-        principal,
-        ReadRequest(ReadKind.ASSETS, the_path or "", agreement=agreement, purpose=purpose),
-    )
-    model = current_assets(request)
     data: dict[str, Any] = assets_to_data(model)
     if the_path is not None:
         if not model.knows(the_path):
@@ -110,6 +96,30 @@ async def read_assets(
     if the_path is not None or scope.paths != ("",):
         used = {(i["type"], i["version"]) for i in data["instances"]}
         data["types"] = [t for t in data["types"] if (t["name"], t["version"]) in used]
+    return data
+
+
+@router.get("/assets", operation_id="read_assets", summary="The asset model under a path")
+async def read_assets(
+    request: Request,
+    principal: Reader,
+    door: Door,
+    path: Annotated[str | None, Query(description="Asset path (empty: everything).")] = None,
+    agreement: Annotated[str | None, Query(description="Agreement the read is made under.")] = None,
+    purpose: Annotated[str | None, Query(description="Purpose of the read (ODRL).")] = None,
+) -> JSONResponse:
+    """Return the asset model document: sites, types and instances at or under ``path``.
+
+    Only what the caller may see is in it: the instances under its grants (or agreement), the
+    sites they stand in, and the types they use.
+    """
+    the_path = parse_path(path)
+    # the door first: a path the caller may not see is "not found", whether it exists or not
+    decision, scope = door.check(
+        principal,
+        ReadRequest(ReadKind.ASSETS, the_path or "", agreement=agreement, purpose=purpose),
+    )
+    data = visible_data(current_assets(request), the_path, scope)
     door.record(decision, len(data["sites"]) + len(data["instances"]))
     return JSONResponse(json.loads(json.dumps(data)))
 
@@ -127,16 +137,29 @@ def _range_url(request: Request) -> str:
 )
 async def export_aas(
     request: Request,
-    _: Reader,
+    principal: Reader,
+    door: Door,
     format: Annotated[
         Literal["json", "aasx"], Query(description="json: an AAS environment; aasx: a package.")
     ] = "json",
+    path: Annotated[str | None, Query(description="Asset path (empty: everything).")] = None,
+    agreement: Annotated[str | None, Query(description="Agreement the read is made under.")] = None,
+    purpose: Annotated[str | None, Query(description="Purpose of the read (ODRL).")] = None,
 ) -> Response:
     """Return one shell per equipment instance, type version and site, with a Digital Nameplate
-    and a Time Series Data submodel whose segments read each signal from ``/api/v1/range``."""
+    and a Time Series Data submodel whose segments read each signal from ``/api/v1/range``.
+
+    Like ``GET /assets``, it holds only what the caller may see (the read door decides)."""
     from werk.assets.aas import AASX_MEDIA_TYPE, to_aas_json, to_aasx
 
-    model = current_assets(request)
+    the_path = parse_path(path)
+    decision, scope = door.check(
+        principal,
+        ReadRequest(ReadKind.ASSETS, the_path or "", agreement=agreement, purpose=purpose),
+    )
+    data = visible_data(current_assets(request), the_path, scope)
+    model = assets_from_data(data, "visible asset model")
+    door.record(decision, len(data["sites"]) + len(data["instances"]))
     endpoint = _range_url(request)
     if format == "aasx":
         body = await asyncio.to_thread(to_aasx, model, endpoint)
