@@ -88,6 +88,10 @@ class Selection:
         return np.arange(len(self.ids), dtype=np.int64)
 
 
+_SINCE: Final = pa.schema([("id", pa.int64()), ("path", pa.string()), ("signal", pa.string())])
+"""Series read back from the registry."""
+
+
 def _ns(ts: datetime, field: str) -> int:
     try:
         return to_ns(ts)
@@ -233,11 +237,22 @@ class SqlStore(ABC, Generic[C]):
         return bool(rows)
 
     # -- latest blocks -----------------------------------------------------------------------
-    def _load_blocks(self, c: C, block_ids: Int64Array, *, for_update: bool) -> Blocks:
+    def _load_blocks(
+        self,
+        c: C,
+        block_ids: Int64Array,
+        *,
+        for_update: bool,
+        versions: dict[int, int] | None = None,
+    ) -> Blocks:
         """Return the latest blocks ``block_ids`` (sorted), payloads from the cache where its
-        version is current. With ``for_update`` the rows are created if missing and locked."""
+        version is current. With ``for_update`` the rows are created if missing and locked;
+        ``versions`` (of every existing block, read just before) spares reading them again."""
         wanted = [int(b) for b in block_ids]
-        found = self._block_versions(c, wanted, for_update=for_update)
+        if versions is not None and not for_update:
+            found = [(b, versions[b]) for b in wanted if b in versions]
+        else:
+            found = self._block_versions(c, wanted, for_update=for_update)
         if for_update and len(found) < len(wanted):
             have = {b for b, _ in found}
             self._create_blocks(c, [b for b in wanted if b not in have], empty_block())
@@ -366,16 +381,16 @@ class SqlStore(ABC, Generic[C]):
         until commit), so everything above the last id read is everything new.
         """
         with self._series_lock, self._reading() as c:
-            new = self._table(
-                c,
-                self._q(sql.SERIES_SINCE),
-                (self._series.synced_id,),
-                pa.schema([("id", pa.int64()), ("path", pa.string()), ("signal", pa.string())]),
+            self._learn_series(
+                self._table(c, self._q(sql.SERIES_SINCE), (self._series.synced_id,), _SINCE)
             )
-            if new.num_rows:
-                ids = np.asarray(new.column("id").to_numpy(), dtype=np.int64)
-                self._series.add(ids, new.column("path"), new.column("signal"))
-                self._series.synced_id = max(self._series.synced_id, int(ids.max()))
+
+    def _learn_series(self, new: pa.Table) -> None:
+        """Add series read back from the registry (columns id, path, signal) to the index."""
+        if new.num_rows:
+            ids = np.asarray(new.column("id").to_numpy(), dtype=np.int64)
+            self._series.add(ids, new.column("path"), new.column("signal"))
+            self._series.synced_id = max(self._series.synced_id, int(ids.max()))
 
     def register_series(self, rows: pa.Table) -> int:
         """Register or update series metadata (path, signal, unit, value_type); return new."""
@@ -547,11 +562,9 @@ class SqlStore(ABC, Generic[C]):
 
     def latest(self, prefix: str | None = None, signals: list[str] | None = None) -> pa.Table:
         """Return the newest sample of each series under ``prefix`` from the latest blocks."""
-        selection = self._select(prefix, signals)
-        if not len(selection.ids):
+        selection, blocks = self._latest_blocks(prefix, signals)
+        if blocks is None:
             return RAW_SCHEMA.empty_table()
-        with self._reading() as c:
-            blocks = self._load_blocks(c, blocks_of(selection.ids), for_update=False)
         present, ts, value, quality = blocks.gather(selection.ids)
         paths, names = self._series.names_of(selection.positions[present])
         return pa.Table.from_arrays(
@@ -564,6 +577,16 @@ class SqlStore(ABC, Generic[C]):
             ],
             schema=RAW_SCHEMA,
         )
+
+    def _latest_blocks(
+        self, prefix: str | None, signals: list[str] | None
+    ) -> tuple[Selection, Blocks | None]:
+        """Select the series under ``prefix`` and load their latest blocks (None: no series)."""
+        selection = self._select(prefix, signals)
+        if not len(selection.ids):
+            return selection, None
+        with self._reading() as c:
+            return selection, self._load_blocks(c, blocks_of(selection.ids), for_update=False)
 
     def range(
         self,

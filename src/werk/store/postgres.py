@@ -429,6 +429,37 @@ class PostgresStore(SqlStore[Connection]):
         c.execute("ROLLBACK TO SAVEPOINT werk_latest")
         return super()._merge_latest(c, series_ids, batch)
 
+    def _latest_blocks(
+        self, prefix: str | None, signals: list[str] | None
+    ) -> tuple[Selection, Blocks | None]:
+        # New series and the version of every block in one round trip: which blocks the
+        # selection needs is known only after the series are, and all versions are a few
+        # bytes a block.
+        with self._reading() as c:
+            with self._series_lock:
+                with c.pipeline():
+                    new = c.execute(sql.SERIES_SINCE.postgres, (self._series.synced_id,))
+                    every = c.execute("SELECT block, version FROM latest_blocks")
+                rows = new.fetchall()
+                if rows:
+                    ids, paths, names = zip(*rows, strict=True)
+                    self._learn_series(
+                        pa.table(
+                            {
+                                "id": pa.array(ids, pa.int64()),
+                                "path": pa.array(paths, pa.string()),
+                                "signal": pa.array(names, pa.string()),
+                            }
+                        )
+                    )
+            versions = {int(b): int(v) for b, v in every.fetchall()}
+            positions = self._series.select(prefix, signals)
+            selection = Selection(positions, self._series.ids[positions])
+            if not len(selection.ids):
+                return selection, None
+            blocks = blocks_of(selection.ids)
+            return selection, self._load_blocks(c, blocks, for_update=False, versions=versions)
+
     def _block_versions(
         self, c: Connection, block_ids: list[int], *, for_update: bool
     ) -> list[tuple[int, int]]:
