@@ -7,6 +7,7 @@ TLS (a CA made here signs its certificate), both requiring user ``werk`` / ``s3c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import shutil
@@ -135,3 +136,34 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+@contextlib.contextmanager
+def anonymous_broker(folder: Path, port: int) -> Iterator[None]:
+    """Run a plain, anonymous Mosquitto on ``port`` for the duration of the block.
+
+    For tests that stop and restart a broker (the shared one on 1883 must stay up).
+    """
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        unavailable("the mosquitto binary is not installed (apt install mosquitto)")
+    conf = folder / f"anon-{port}.conf"
+    conf.write_text(
+        f"allow_anonymous true\npersistence false\nlog_dest none\nlistener {port} 127.0.0.1\n"
+    )
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                unavailable(f"mosquitto did not start on port {port}")
+            time.sleep(0.02)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on right now."""
+    return _free_port()

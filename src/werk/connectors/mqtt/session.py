@@ -8,7 +8,6 @@ once while it retries with the shared backoff.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import ssl
 import warnings
@@ -80,7 +79,6 @@ def explain(exc: BaseException, conn: MqttConnection, source: str) -> ConnectorE
     where = f"MQTT broker {conn.host}:{conn.port}"
     if isinstance(exc, ConnectorError):
         return exc
-    _release(exc)
     rc = getattr(exc, "rc", None)
     rc = getattr(rc, "value", rc)  # paho 2 wraps CONNACK codes in a ReasonCode
     text = str(exc)
@@ -88,8 +86,10 @@ def explain(exc: BaseException, conn: MqttConnection, source: str) -> ConnectorE
         message, key = f"{where}: {_REFUSED[rc]}", "connector.mqtt_auth"
     elif "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         message, key = f"{where}: its TLS certificate is not trusted ({text})", "connector.mqtt_tls"
+        _release(exc)
     elif "SSL" in text or "WRONG_VERSION_NUMBER" in text or "record layer" in text:
         message, key = f"{where}: TLS handshake failed ({text})", "connector.mqtt_tls"
+        _release(exc)
     else:
         message, key = f"{where}: {text or type(exc).__name__}", "connector.unreachable"
     return ConnectorError(message, key=key, source_id=source)
@@ -98,7 +98,9 @@ def explain(exc: BaseException, conn: MqttConnection, source: str) -> ConnectorE
 def _release(exc: BaseException) -> None:
     """Drop the tracebacks of a failed connect, closing what their frames held.
 
-    paho 2.2 never closes the SSLSocket of a failed TLS handshake; only the traceback of the
+    Only for a failed TLS handshake: that socket never reached the event loop, so closing it
+    cannot pull a descriptor from under aiomqtt. paho 2.2 never closes the SSLSocket of a
+    failed TLS handshake; only the traceback of the
     ``SSLError`` (kept by aiomqtt's connect future) holds it. A source that retries for hours
     would keep one descriptor per attempt until some later GC pass, so free them now.
     """
@@ -115,16 +117,3 @@ def _release(exc: BaseException) -> None:
             todo += [e.__cause__, e.__context__]
         del e
         gc.collect()
-
-
-def discard(client: aiomqtt.Client) -> None:
-    """Close the socket of a client whose connect failed (call :func:`collect` once it is gone).
-
-    paho keeps the socket of a failed TLS handshake open; a source that retries for hours would
-    leak one descriptor per attempt.
-    """
-    paho = getattr(client, "_client", None)
-    close = getattr(paho, "_sock_close", None)
-    if callable(close):
-        with contextlib.suppress(Exception):
-            close()

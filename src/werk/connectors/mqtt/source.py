@@ -25,7 +25,7 @@ from werk.connectors.derive import BadReason, Collector
 from werk.connectors.mqtt.config import MqttConfig, MqttRoute
 from werk.connectors.mqtt.diagnostics import diagnostics
 from werk.connectors.mqtt.mapping import map_payload, parse
-from werk.connectors.mqtt.session import discard, explain, make_client
+from werk.connectors.mqtt.session import explain, make_client
 from werk.connectors.outbox import Link, Outbox
 from werk.errors import ConnectorError
 from werk.samples import from_ns
@@ -89,7 +89,6 @@ class MqttSource:
         backoff = Backoff()
         topics = self.cfg.subscriptions()
         while True:
-            client: aiomqtt.Client | None = None
             try:
                 client = make_client(self.cfg, self.cfg.name)
                 async with client:
@@ -101,8 +100,6 @@ class MqttSource:
                         self.on_message(str(message.topic), message.payload)
             except (aiomqtt.MqttError, ConnectorError, OSError) as exc:
                 self.link.down(explain(exc, self.cfg, self.cfg.name).message)
-                if client is not None:
-                    discard(client)
             await asyncio.sleep(backoff.next_delay())
 
     def _targets(self, topic: str) -> list[_Target]:
@@ -198,7 +195,6 @@ class MqttSource:
             failure = explain(exc, self.cfg, self.cfg.name)
         else:
             return self.collector.flush()
-        discard(client)
         raise failure
 
     def diagnostics(self) -> Mapping[str, object]:

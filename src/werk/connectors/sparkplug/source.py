@@ -44,7 +44,7 @@ from werk.codecs.sparkplug import (
 )
 from werk.connectors.base import Backoff, Point, PointRole, Readings, SourceConfig, SourceHealth
 from werk.connectors.derive import BadReason, Collector
-from werk.connectors.mqtt.session import discard, explain, make_client
+from werk.connectors.mqtt.session import explain, make_client
 from werk.connectors.outbox import Link, Outbox
 from werk.connectors.sparkplug.config import SparkplugConfig
 from werk.connectors.sparkplug.diagnostics import diagnostics
@@ -145,7 +145,6 @@ class SparkplugSource:
             # Spec: the Will's timestamp and the online message's are the same.
             self._state_ts = time.time_ns() // 1_000_000
             will = aiomqtt.Will(self._state_topic, self._state(False), qos=1, retain=True)
-            client: aiomqtt.Client | None = None
             try:
                 client = make_client(self.cfg, self.cfg.name, will=will)
                 async with client:
@@ -160,8 +159,6 @@ class SparkplugSource:
                         await self.on_message(str(message.topic), message.payload)
             except (aiomqtt.MqttError, ConnectorError, OSError) as exc:
                 self.link.down(explain(exc, self.cfg, self.cfg.name).message)
-                if client is not None:
-                    discard(client)
             finally:
                 self._client = None
             # The host cannot tell what happened to the nodes while it was away: all stale.
@@ -375,7 +372,6 @@ class SparkplugSource:
             return self.collector.flush()
         finally:
             self._client = None
-        discard(client)
         raise failure
 
     def diagnostics(self) -> Mapping[str, object]:
