@@ -350,8 +350,10 @@ def _cpu_s(pids: list[int]) -> float:
     return total
 
 
-async def _werk_rate(cfg: OpcUaConfig, seconds: float) -> tuple[float, float]:
-    """Return values/s received and the client's CPU share (agent + worker processes)."""
+async def _werk_rate(
+    cfg: OpcUaConfig, seconds: float, server_pid: int
+) -> tuple[float, float, float]:
+    """Return values/s received, the client's CPU share (agent + workers) and the server's."""
     from werk.connectors.opcua.source import OpcUaSource
 
     source = OpcUaSource(cfg)
@@ -366,18 +368,21 @@ async def _werk_rate(cfg: OpcUaConfig, seconds: float) -> tuple[float, float]:
         pids = [w.process.pid for w in pool.workers if w.process and w.process.pid] if pool else []
         got, t0 = 0, time.perf_counter()
         cpu0 = time.process_time() + _cpu_s(pids)
+        server0 = _cpu_s([server_pid])
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 while True:
                     got += (await anext(stream)).samples.num_rows
         wall = time.perf_counter() - t0
         cpu = time.process_time() + _cpu_s(pids) - cpu0
-        return got / wall, cpu / wall
+        return got / wall, cpu / wall, (_cpu_s([server_pid]) - server0) / wall
 
 
-def _row(name: str, shape: str, label: str, tags: int, rate: float, cpu: float) -> list[str]:
+def _row(
+    name: str, shape: str, label: str, tags: int, rate: float, cpu: float, server: float | None
+) -> list[str]:
     if math.isnan(rate):
-        return [name, shape, label, "failed (connection dropped)", "", "", ""]
+        return [name, shape, label, "failed (connection dropped)", "", "", "", ""]
     per_core = rate / cpu if cpu > 0 else math.nan
     return [
         name,
@@ -387,6 +392,7 @@ def _row(name: str, shape: str, label: str, tags: int, rate: float, cpu: float) 
         f"{min(rate, tags) / tags:.0%}",
         f"{cpu:.2f}",
         f"{per_core:,.0f}",
+        "" if server is None else f"{server:.2f}",
     ]
 
 
@@ -464,6 +470,7 @@ def _scenario(machines: int, per: int, fanout: int, seconds: float) -> list[list
                 tags,
                 peer_rate,
                 peer_cpu,
+                None,
             )
         )
         for workers, size in ((0, 2500), (2, 2500)):
@@ -472,10 +479,11 @@ def _scenario(machines: int, per: int, fanout: int, seconds: float) -> list[list
             )
             shares = math.ceil(tags / size)
             procs = min(max(workers, 1), shares)
-            rate, cpu = asyncio.run(_werk_rate(cfg, seconds))
+            rate, cpu, server_cpu = asyncio.run(_werk_rate(cfg, seconds, server.pid))
             where = "in the agent" if workers == 0 else f"in {procs} worker processes"
             shape = f"{procs} × {math.ceil(shares / procs)}"
-            rows.append(_row(f"werk opcua source, sessions {where}", shape, label, tags, rate, cpu))
+            name = f"werk opcua source, sessions {where}"
+            rows.append(_row(name, shape, label, tags, rate, cpu, server_cpu))
     finally:
         server.terminate()
         server.wait(10)
@@ -499,6 +507,7 @@ def opcua_section(*, smoke: bool) -> Section:
             "of tags",
             "client CPU (cores)",
             "values/s per client core",
+            "server CPU (cores)",
         ],
         rows=rows,
         notes=[
@@ -507,7 +516,8 @@ def opcua_section(*, smoke: bool) -> Section:
             "over the "
             "same window after a warm-up. Client CPU is the client's own processes (agent and "
             "workers; the peer's process) over the window; values/s per client core is what one "
-            "core of the client carries at that cost, were the server to offer more.",
+            "core of the client carries at that cost, were the server to offer more. Server CPU "
+            "near 1.0 means the one-process Python server, not the client, set the rate.",
             "Fan-out rows: each server variable is watched by several monitored items (distinct "
             "tags to the client, each decoded, mapped and batched on its own), so the Python "
             "server — which costs ~70 µs per variable write — can offer tens of thousands of "
