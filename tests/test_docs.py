@@ -1,4 +1,8 @@
-"""Run every Python example in docs/*.md against a live server, so the docs cannot rot."""
+"""Run every Python example in docs/*.md against a live server, so the docs cannot rot.
+
+Each guide gets its own fresh server and its examples run in the order a reader meets them (a
+later example may read what an earlier one created); one guide never sees another's data.
+"""
 
 from __future__ import annotations
 
@@ -15,29 +19,26 @@ from tests.api.test_crash import ADMIN, Server
 
 DOCS = Path(__file__).parent.parent / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
-EXAMPLES = [
-    # One doc's examples build on each other (create, then read): keep them on one worker, in order.
-    pytest.param(
-        doc, index, code, id=f"{doc.name}#{index}", marks=pytest.mark.xdist_group(doc.name)
-    )
+GUIDES = [
+    pytest.param(doc, id=doc.name)
     for doc in sorted(DOCS.glob("*.md"))
-    for index, code in enumerate(BLOCK.findall(doc.read_text()))
+    if BLOCK.search(doc.read_text())
 ]
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("docs")
-    server = Server(f"duckdb:///{data / 'werk.duckdb'}", data)
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Server]:
+    server = Server(f"duckdb:///{tmp_path / 'werk.duckdb'}", tmp_path)
     server.start()
     yield server
     server.stop()
 
 
-@pytest.mark.parametrize(("doc", "index", "code"), EXAMPLES)
-def test_doc_example_runs(live: Server, doc: Path, index: int, code: str) -> None:
+@pytest.mark.parametrize("doc", GUIDES)
+def test_doc_examples_run_in_order(live: Server, doc: Path) -> None:
     env = {**os.environ, "WERK_URL": live.url, "WERK_API_KEY": ADMIN}
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, f"{doc.name} example {index} failed:\n{result.stderr}"
+    for index, code in enumerate(BLOCK.findall(doc.read_text())):
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, f"{doc.name} example {index} failed:\n{result.stderr}"
