@@ -522,7 +522,7 @@ def opcua_section(*, smoke: bool) -> Section:
             "tags to the client, each decoded, mapped and batched on its own), so the Python "
             "server — which costs ~70 µs per variable write — can offer tens of thousands of "
             "values/s on this machine.",
-            "Anchors (not measured here): one asyncua client saturates near 4,000 "
+            "Published anchors (from elsewhere): one asyncua client saturates near 4,000 "
             "notifications/s (opcua-asyncio #1516); UMH is sized for ~900 tags at 1 Hz on "
             "2 vCPU. Target: ≥ 50,000 tags at 1 Hz through one agent (sharded OPC UA) — on this "
             "2-core machine the Python server bounds the tags offered (≈ 0.7 core per 10,000).",
