@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -209,11 +210,22 @@ def test_sigterm_flushes_and_reports_health(server: Server, tmp_path: Path) -> N
             ),
             message="delivery",
         )
-        edges = httpx.get(
-            f"{server.url}/api/v1/edge", headers={"Authorization": f"Bearer {ADMIN}"}
-        ).json()["edges"]
-        assert [e["edge"] for e in edges] == ["wob-1"]
-        assert edges[0]["report"]["sources"]["exports"]["connected"] is True
+
+        def edges() -> list[dict[str, Any]]:
+            answer = httpx.get(
+                f"{server.url}/api/v1/edge", headers={"Authorization": f"Bearer {ADMIN}"}
+            )
+            found: list[dict[str, Any]] = answer.json()["edges"]
+            return found
+
+        # The agent reports on its own schedule: wait for a report made once the source ran.
+        wait_for(
+            lambda: any(
+                e["report"]["sources"].get("exports", {}).get("connected") is True for e in edges()
+            ),
+            message="a health report with the source connected",
+        )
+        assert [e["edge"] for e in edges()] == ["wob-1"]
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(30) == 0, log.read_text()
     finally:

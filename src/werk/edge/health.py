@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from werk.connectors.base import Point, SourceHealth
-from werk.edge.buffer import BufferStats, read_only, read_stats
+from werk.edge.buffer import COUNTERS, BufferStats, read_only, read_stats
 
 WINDOW_S: Final = 300.0
 MIN_WINDOW_S: Final = 60.0
@@ -136,6 +136,14 @@ def read_status(buffer_path: Path) -> dict[str, object]:
     """
     db = read_only(buffer_path)
     try:
+        has_tables = db.execute(
+            "SELECT count(*) FROM sqlite_master "
+            "WHERE type = 'table' AND name IN ('batches', 'meta')"
+        ).fetchone()[0]
+        if has_tables < 2:
+            # The agent has created the file but not yet its tables: it is starting.
+            empty = BufferStats(0, 0, 0, 0, None, 0, dict.fromkeys(COUNTERS, 0))
+            return {"agent": {"state": "starting"}, "buffer": empty.as_dict()}
         stats = read_stats(db, budget_bytes=0, live_window_ns=10_000_000_000)
         row = db.execute("SELECT value FROM meta WHERE key = 'health'").fetchone()
     finally:
