@@ -112,6 +112,7 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
             demo.wait(timeout=90)
         except subprocess.TimeoutExpired:
             demo.kill()
+            demo.wait(10)
             raise
     text = output.read_text()
     assert demo.returncode == 0, text

@@ -122,6 +122,7 @@ def test_sigkill_under_load_then_restart_stores_everything_once(
     finally:
         if agent.poll() is None:
             agent.kill()
+            agent.wait(10)
     server.stop()
     assert stored(server) == expected(produced)
 
@@ -231,6 +232,7 @@ def test_sigterm_flushes_and_reports_health(server: Server, tmp_path: Path) -> N
     finally:
         if agent.poll() is None:
             agent.kill()
+            agent.wait(10)
     status = _status(tmp_path)
     assert status["agent"]["state"] == "stopped"  # type: ignore[index]
     server.stop()
