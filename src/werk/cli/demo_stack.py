@@ -339,7 +339,11 @@ def write_plant_files(
         site_folder.mkdir(parents=True, exist_ok=True)
         edge_key(store, site_folder, site.name)
         plant = plant_file(
-            site, endpoint=endpoints.get(site.name, ""), mqtt_host=mqtt.host, mqtt_port=mqtt.port
+            site,
+            endpoint=endpoints.get(site.name, ""),
+            mqtt_host=mqtt.host,
+            mqtt_port=mqtt.port,
+            edge=site.name,  # the edge id its key was made for (idempotency keys start with it)
         )
         document: dict[str, object] = {
             "plant": plant["plant"],
@@ -351,7 +355,7 @@ def write_plant_files(
                 "health_interval_s": 5.0,
             },
             "buffer": {"path": "buffer.sqlite", "disk_budget_mb": 256},
-            **{k: v for k, v in plant.items() if k != "plant"},
+            **{k: v for k, v in plant.items() if k not in ("plant", "edge")},
         }
         path = site_folder / "plant.yaml"
         path.write_text(
