@@ -72,7 +72,7 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
             [
                 sys.executable, "-m", "werk.cli", "demo", "--days", "1", "--sample-period", "60",
                 "--port", str(port), "--data-dir", str(folder), "--embedded-broker",
-                "--stop-after-s", "120",
+                "--stop-after-s", "240",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -93,7 +93,7 @@ def test_demo_runs_history_live_edges_and_login(tmp_path: Path) -> None:
         token = login.json()["token"]
 
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 90  # live values come once a sample period (60 s)
             newest = _latest_by_site(client)
             while not all(newest.get(s, started) > started for s in SITES):
                 assert time.monotonic() < deadline, (newest, output.read_text())
