@@ -9,12 +9,15 @@ connection once and its recovery once, not every retry").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from werk.connectors.base import Readings, SourceHealth
+from werk.connectors.derive import Collector
 
 DEFAULT_BATCHES = 512
 """Batches an outbox holds before it drops the oldest; at 0.2 s per flush, ~100 s of data."""
@@ -96,3 +99,41 @@ class Link:
     def seen(self) -> None:
         """A value arrived."""
         self.health.last_value_at = datetime.now(UTC)
+
+
+class Background:
+    """A source's background tasks, in one TaskGroup, named ``<prefix>.<role>``.
+
+    Started when the source is entered, cancelled and awaited when it is left (STYLE.md: long-lived
+    I/O objects own their tasks in one TaskGroup, tasks named ``werk[opcua:line-1].flush``).
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._group: asyncio.TaskGroup | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, roles: Mapping[str, Coroutine[Any, Any, None]]) -> None:
+        """Start one task per role."""
+        self._group = asyncio.TaskGroup()
+        await self._group.__aenter__()
+        for role, work in roles.items():
+            self._tasks.append(self._group.create_task(work, name=f"{self.prefix}.{role}"))
+
+    async def stop(self) -> None:
+        """Cancel every task and wait until all have ended."""
+        for task in self._tasks:
+            task.cancel()
+        if self._group is not None:
+            group, self._group = self._group, None
+            with contextlib.suppress(asyncio.CancelledError):
+                await group.__aexit__(None, None, None)
+        self._tasks.clear()
+
+
+async def flush_every(collector: Collector, outbox: Outbox, interval_s: float) -> None:
+    """Hand what ``collector`` gathered to ``outbox`` every ``interval_s`` seconds, forever."""
+    while True:
+        await asyncio.sleep(interval_s)
+        if len(collector):
+            outbox.put(collector.flush())

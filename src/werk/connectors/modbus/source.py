@@ -11,7 +11,6 @@ reconnect succeeds (logged once when lost, once when back).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -25,7 +24,7 @@ from werk.connectors.derive import BadReason, Collector
 from werk.connectors.modbus.config import ModbusConfig, ModbusDevice
 from werk.connectors.modbus.diagnostics import diagnostics
 from werk.connectors.modbus.mapping import Block, decode, modulus, plan
-from werk.connectors.outbox import Link, Outbox
+from werk.connectors.outbox import Background, Link, Outbox
 from werk.errors import ConnectorError
 from werk.samples import Quality, from_ns
 
@@ -53,30 +52,22 @@ class ModbusSource:
         self._client: AsyncModbusTcpClient | None = None
         self._io = asyncio.Lock()
         self._connected = asyncio.Event()
-        self._group: asyncio.TaskGroup | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = Background(f"werk[modbus:{config.name}]")
 
     async def __aenter__(self) -> Self:
-        self._group = asyncio.TaskGroup()
-        await self._group.__aenter__()
-        name = f"werk[modbus:{self.cfg.name}]"
-        self._tasks.append(self._group.create_task(self._connect_loop(), name=f"{name}.connect"))
-        for device, blocks in self._plans:
-            self._tasks.append(
-                self._group.create_task(
-                    self._poll_loop(device, blocks), name=f"{name}.unit{device.unit_id}"
-                )
-            )
+        await self._background.start(
+            {
+                "connect": self._connect_loop(),
+                **{
+                    f"unit{device.unit_id}": self._poll_loop(device, blocks)
+                    for device, blocks in self._plans
+                },
+            }
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._group is not None:
-            group, self._group = self._group, None
-            with contextlib.suppress(asyncio.CancelledError):
-                await group.__aexit__(None, None, None)
-        self._tasks.clear()
+        await self._background.stop()
         if self._client is not None:
             self._client.close()
             self._client = None

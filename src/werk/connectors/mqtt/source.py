@@ -26,7 +26,7 @@ from werk.connectors.mqtt.config import MqttConfig, MqttRoute
 from werk.connectors.mqtt.diagnostics import diagnostics
 from werk.connectors.mqtt.mapping import map_payload, parse
 from werk.connectors.mqtt.session import explain, make_client
-from werk.connectors.outbox import Link, Outbox
+from werk.connectors.outbox import Background, Link, Outbox, flush_every
 from werk.errors import ConnectorError
 from werk.samples import from_ns
 
@@ -55,35 +55,25 @@ class MqttSource:
             self._explicit.setdefault(p.topic, []).append(target)
         self._routes = [(r, r.regex()) for r in config.routes]
         self._route_cache: dict[str, list[_Target]] = {}
-        self._group: asyncio.TaskGroup | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = Background(f"werk[mqtt:{config.name}]")
 
     async def __aenter__(self) -> Self:
-        self._group = asyncio.TaskGroup()
-        await self._group.__aenter__()
-        name = f"werk[mqtt:{self.cfg.name}]"
-        self._tasks.append(self._group.create_task(self._run(), name=f"{name}.connection"))
-        self._tasks.append(self._group.create_task(self._flush(), name=f"{name}.flush"))
+        await self._background.start(
+            {
+                "connection": self._run(),
+                "flush": flush_every(
+                    self.collector, self.outbox, self.cfg.flush_interval_ms / 1000
+                ),
+            }
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._group is not None:
-            group, self._group = self._group, None
-            with contextlib.suppress(asyncio.CancelledError):
-                await group.__aexit__(None, None, None)
-        self._tasks.clear()
+        await self._background.stop()
 
     def readings(self) -> AsyncIterator[Readings]:
         """Yield batches every ``flush_interval_ms`` while values arrive, forever."""
         return self.outbox.stream()
-
-    async def _flush(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.flush_interval_ms / 1000)
-            if len(self.collector):
-                self.outbox.put(self.collector.flush())
 
     async def _run(self) -> None:
         backoff = Backoff()

@@ -31,7 +31,7 @@ from werk.connectors.opcua.diagnostics import diagnostics
 from werk.connectors.opcua.mapping import map_value
 from werk.connectors.opcua.session import Session, explain, make_client, resolve
 from werk.connectors.opcua.workers import WorkerPool, shares
-from werk.connectors.outbox import Link, Outbox
+from werk.connectors.outbox import Background, Link, Outbox
 from werk.errors import ConnectorError
 from werk.samples import Quality, from_ns
 
@@ -50,25 +50,14 @@ class OpcUaSource:
         self.sessions: list[Session] = []
         self.pool: WorkerPool | None = None
         self.points: list[OpcUaPoint] = list(config.points())
-        self._group: asyncio.TaskGroup | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = Background(f"werk[opcua:{config.name}]")
 
     async def __aenter__(self) -> Self:
-        self._group = asyncio.TaskGroup()
-        await self._group.__aenter__()
-        self._tasks.append(
-            self._group.create_task(self._run(), name=f"werk[opcua:{self.cfg.name}].run")
-        )
+        await self._background.start({"run": self._run()})
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._group is not None:
-            group, self._group = self._group, None
-            with contextlib.suppress(asyncio.CancelledError):
-                await group.__aexit__(None, None, None)
-        self._tasks.clear()
+        await self._background.stop()
 
     def readings(self) -> AsyncIterator[Readings]:
         """Yield batches as they are flushed, forever."""

@@ -45,7 +45,7 @@ from werk.codecs.sparkplug import (
 from werk.connectors.base import Backoff, Point, PointRole, Readings, SourceConfig, SourceHealth
 from werk.connectors.derive import BadReason, Collector
 from werk.connectors.mqtt.session import explain, make_client
-from werk.connectors.outbox import Link, Outbox
+from werk.connectors.outbox import Background, Link, Outbox, flush_every
 from werk.connectors.sparkplug.config import SparkplugConfig
 from werk.connectors.sparkplug.diagnostics import diagnostics
 from werk.connectors.sparkplug.mapping import NodeSession, map_metric
@@ -94,17 +94,19 @@ class SparkplugSource:
         self._last: dict[tuple[str, str], float] = {}
         self._client: aiomqtt.Client | None = None
         self._state_ts = 0
-        self._group: asyncio.TaskGroup | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = Background(f"werk[sparkplug:{config.name}]")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._group = asyncio.TaskGroup()
-        await self._group.__aenter__()
-        name = f"werk[sparkplug:{self.cfg.name}]"
-        self._tasks.append(self._group.create_task(self._run(), name=f"{name}.connection"))
-        self._tasks.append(self._group.create_task(self._flush(), name=f"{name}.flush"))
+        await self._background.start(
+            {
+                "connection": self._run(),
+                "flush": flush_every(
+                    self.collector, self.outbox, self.cfg.flush_interval_ms / 1000
+                ),
+            }
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -114,23 +116,11 @@ class SparkplugSource:
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 async with asyncio.timeout(3):
                     await client.publish(self._state_topic, self._state(False), qos=1, retain=True)
-        for task in self._tasks:
-            task.cancel()
-        if self._group is not None:
-            group, self._group = self._group, None
-            with contextlib.suppress(asyncio.CancelledError):
-                await group.__aexit__(None, None, None)
-        self._tasks.clear()
+        await self._background.stop()
 
     def readings(self) -> AsyncIterator[Readings]:
         """Yield batches every ``flush_interval_ms`` while messages arrive, forever."""
         return self.outbox.stream()
-
-    async def _flush(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.flush_interval_ms / 1000)
-            if len(self.collector):
-                self.outbox.put(self.collector.flush())
 
     @property
     def _state_topic(self) -> str:
