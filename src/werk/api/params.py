@@ -24,6 +24,22 @@ def parse_duration(value: str, field: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
+def parse_window(from_: str, to: str) -> tuple[datetime, datetime]:
+    """Parse the ``from`` and ``to`` of a read; ``to`` (exclusive) must lie after ``from``.
+
+    Raises:
+        InvalidInput: either time is malformed, or the window is empty.
+    """
+    start, end = parse_time(from_, "from"), parse_time(to, "to")
+    if end <= start:
+        raise InvalidInput(
+            f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
+            key="request.invalid_range",
+            field="to",
+        )
+    return start, end
+
+
 def parse_time(value: str, field: str, now: datetime | None = None) -> datetime:
     """Parse ``now``, a relative time like ``-15m`` / ``-7d``, or ISO 8601 with a time zone."""
     now = now or datetime.now(UTC)

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request, Response
 
 from werk.api.auth import Door, Reader
-from werk.api.params import parse_path, parse_time
+from werk.api.params import parse_path, parse_window
 from werk.api.routes.signals import (
     CursorQuery,
     LimitQuery,
@@ -107,13 +107,7 @@ async def events(
 ) -> Response:
     """Return the events at or below ``path`` in ``[from, to)``, oldest first."""
     the_path = parse_path(path) or ""
-    start, end = parse_time(from_, "from"), parse_time(to, "to")
-    if end <= start:
-        raise InvalidInput(
-            f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
-            key="request.invalid_range",
-            field="to",
-        )
+    start, end = parse_window(from_, to)
     kinds = parse_kinds(kind)
     decision, scope = door.check(
         principal,

@@ -18,10 +18,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from werk.api.auth import Door, Reader
-from werk.api.params import parse_duration, parse_path, parse_time
+from werk.api.params import parse_duration, parse_path, parse_window
 from werk.api.routes.signals import parse_signals
 from werk.api.tables import ARROW
-from werk.errors import InvalidInput
 from werk.samples import EVENT_SCHEMA, SAMPLE_SCHEMA
 from werk.sharing.door import Decision, ReadDoor, ReadKind, ReadRequest, Scope
 from werk.store import Store
@@ -133,13 +132,7 @@ async def export(
 ) -> StreamingResponse:
     """Stream the samples (or events) at or below ``path`` in ``[from, to)``."""
     the_path = parse_path(path) or ""
-    start, end = parse_time(from_, "from"), parse_time(to, "to")
-    if end <= start:
-        raise InvalidInput(
-            f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
-            key="request.invalid_range",
-            field="to",
-        )
+    start, end = parse_window(from_, to)
     names = parse_signals(signal)
     width = parse_duration(chunk, "chunk").total_seconds()
     decision, scope = door.check(

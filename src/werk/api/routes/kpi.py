@@ -17,7 +17,7 @@ from starlette.datastructures import State
 
 from werk.api.auth import Door, Reader
 from werk.api.flights import Answer, flights
-from werk.api.params import parse_path, parse_time
+from werk.api.params import parse_path, parse_window
 from werk.api.routes.assets import assets_of
 from werk.api.tables import dumps
 from werk.errors import InvalidInput, NotFound, WerkError
@@ -125,13 +125,7 @@ def _range(path: str, from_: str, to: str) -> tuple[str, Any, Any]:
     the_path = parse_path(path)
     if the_path is None:
         raise InvalidInput("give an asset path", key="request.invalid_path", field="path")
-    start, end = parse_time(from_, "from"), parse_time(to, "to")
-    if end <= start:
-        raise InvalidInput(
-            f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
-            key="request.invalid_range",
-            field="to",
-        )
+    start, end = parse_window(from_, to)
     return the_path, start, end
 
 

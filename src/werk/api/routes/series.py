@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from werk.api.auth import Door, Reader
 from werk.api.flights import Answer, flights
-from werk.api.params import parse_path, parse_time
+from werk.api.params import parse_path, parse_window
 from werk.api.tables import encoded, wants_arrow
 from werk.assets.paths import validate_signal
 from werk.errors import InvalidInput, PathError
@@ -167,13 +167,7 @@ async def range_(
     the_path = parse_path(path)
     if the_path is None:
         raise InvalidInput("range needs an asset path", key="request.invalid_path", field="path")
-    start, end = parse_time(from_, "from"), parse_time(to, "to")
-    if end <= start:
-        raise InvalidInput(
-            f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
-            key="request.invalid_range",
-            field="to",
-        )
+    start, end = parse_window(from_, to)
     width = parse_bucket(bucket) if bucket else None
     names = _signals(signal)
     decision, scope = door.check(
