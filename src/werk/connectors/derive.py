@@ -32,6 +32,7 @@ The edge agent may use the same module for sources whose connector does not deri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -249,3 +250,20 @@ class Collector:
 def bad_reasons(counts: Mapping[str, int]) -> str:
     """Summarise BAD reasons for diagnostics: ``"not a number ×3, out of range ×1"``."""
     return ", ".join(f"{k} ×{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def to_number(value: object) -> tuple[float, BadReason | None]:
+    """Return the value as a float, or NaN and the reason it is not a usable number."""
+    if isinstance(value, bool):
+        return (1.0 if value else 0.0), None
+    if isinstance(value, int):
+        return float(value), None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return value, BadReason.NOT_A_NUMBER
+        if math.isinf(value):
+            return math.nan, BadReason.OUT_OF_RANGE
+        return value, None
+    if value is None:
+        return math.nan, BadReason.MISSING
+    return math.nan, BadReason.WRONG_TYPE

@@ -8,11 +8,10 @@ StatusCode that names why (:class:`~werk.connectors.derive.BadReason`), never an
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Final
 
-from werk.connectors.derive import BadReason
+from werk.connectors.derive import to_number
 from werk.samples import Quality
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,23 +31,6 @@ def ua_ns(ts: datetime | None, fallback_ns: int) -> int:
         ts = ts.replace(tzinfo=UTC)
     d = ts - _EPOCH
     return (d.days * 86_400 + d.seconds) * 1_000_000_000 + d.microseconds * 1_000
-
-
-def to_number(value: object) -> tuple[float, BadReason | None]:
-    """Return the value as a float, or NaN and the reason it is not a usable number."""
-    if isinstance(value, bool):
-        return (1.0 if value else 0.0), None
-    if isinstance(value, int):
-        return float(value), None
-    if isinstance(value, float):
-        if math.isnan(value):
-            return value, BadReason.NOT_A_NUMBER
-        if math.isinf(value):
-            return math.nan, BadReason.OUT_OF_RANGE
-        return value, None
-    if value is None:
-        return math.nan, BadReason.MISSING
-    return math.nan, BadReason.WRONG_TYPE
 
 
 def map_value(

@@ -13,29 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from werk.codecs.sparkplug import AliasTable, Metric, MetricValue, Payload
-from werk.connectors.derive import BadReason
+from werk.codecs.sparkplug import AliasTable, Metric, Payload
+from werk.connectors.derive import BadReason, to_number
 from werk.samples import Quality
 
 UNCERTAIN_STATUS = 0x40000000
 """OPC UA "Uncertain": values of a node whose sequence broke, until its rebirth."""
-
-
-def metric_number(value: MetricValue) -> tuple[float, BadReason | None]:
-    """Return a metric value as a float, or NaN and the reason it is not a number."""
-    if isinstance(value, bool):
-        return (1.0 if value else 0.0), None
-    if isinstance(value, int):
-        return float(value), None
-    if isinstance(value, float):
-        if math.isnan(value):
-            return value, BadReason.NOT_A_NUMBER
-        if math.isinf(value):
-            return math.nan, BadReason.OUT_OF_RANGE
-        return value, None
-    if value is None:
-        return math.nan, BadReason.MISSING
-    return math.nan, BadReason.WRONG_TYPE
 
 
 def metric_ts_ns(metric: Metric, payload: Payload, now_ns: int) -> int:
@@ -49,7 +32,7 @@ def map_metric(
 ) -> tuple[int, float, Quality, int | None, BadReason | None]:
     """Map one metric to ``(ts_ns, value, quality, status, bad reason)``."""
     ts = metric_ts_ns(metric, payload, now_ns)
-    value, bad = metric_number(metric.value)
+    value, bad = to_number(metric.value)
     if bad is not None:
         return ts, value, Quality.BAD, bad.status, bad
     if suspect:
