@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.subscription import DataChangeNotif
@@ -15,9 +17,10 @@ from asyncua.ua.status_codes import StatusCodes
 
 from werk.connectors.opcua import OpcUaConfig
 from werk.connectors.opcua.source import OpcUaSource
+from werk.edge.plant import load_plant
 from werk.errors import ConfigError
 from werk.samples import Quality
-from werk.sim.servers.opcua_load import NAMESPACE, OpcUaLoad, load_values
+from werk.sim.servers.opcua_load import NAMESPACE, OpcUaLoad, load_plant_file, load_values
 
 pytestmark = pytest.mark.anyio
 
@@ -156,3 +159,18 @@ async def test_werk_source_receives_load_tags() -> None:
         ghost_value = by_signal["ghost"]["value"]
         assert isinstance(ghost_value, float)
         assert math.isnan(ghost_value)
+
+
+def test_plant_file_monitors_every_tag(tmp_path: Path) -> None:
+    data = load_plant_file(120, "opc.tcp://127.0.0.1:4841/", items_per_session=50, workers=2)
+    file = tmp_path / "load.yaml"
+    file.write_text(yaml.safe_dump(data))
+    plant = load_plant(file)
+    (source,) = plant.sources
+    assert isinstance(source, OpcUaConfig)
+    points = source.points()
+    assert [p.node for p in points] == [f"nsu={NAMESPACE};s=tag/{i}" for i in range(120)]
+    assert {p.path for p in points} == {
+        f"acme/load/area/line-01/machine-{m:03d}" for m in (1, 2, 3)
+    }
+    assert (source.items_per_session, source.workers) == (50, 2)

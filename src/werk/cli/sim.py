@@ -468,3 +468,59 @@ def plantfile_command(
         return
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote the {kind} plant file of {the_site.path} to {out}")
+
+
+@app.command("opcua-load")
+def opcua_load_command(
+    tags: Annotated[int, typer.Option(min=1, help="Tags served, each changing every interval.")],
+    host: Annotated[str, typer.Option(help="Interface the server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 4840,
+    interval_s: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between two changes of every tag.")
+    ] = 1.0,
+    plant_file: Annotated[
+        Path | None,
+        typer.Option(help="Write an edge plant file monitoring every tag here (YAML)."),
+    ] = None,
+    items_per_session: Annotated[
+        int, typer.Option(min=1, help="Monitored items per client session in the plant file.")
+    ] = 2500,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Worker processes of the plant file's OPC UA source.")
+    ] = 2,
+    stop_after_s: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+) -> None:
+    """Serve N OPC UA tags changing every interval, to size an edge agent (not a PLC model)."""
+    from werk.sim.servers.opcua_load import NAMESPACE, OpcUaLoad, load_plant_file
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        async with OpcUaLoad(tags, host=host, port=port, interval_s=interval_s) as load:
+            if plant_file is not None:
+                import yaml
+
+                data = load_plant_file(
+                    tags,
+                    load.endpoint,
+                    items_per_session=items_per_session,
+                    workers=workers,
+                    interval_s=interval_s,
+                )
+                plant_file.write_text(yaml.safe_dump(data, sort_keys=False))
+                console.print(f"plant file: {plant_file}")
+            console.print(
+                f"{tags:,} tags every {interval_s:g} s on {load.endpoint} "
+                f"(nsu={NAMESPACE};s=tag/0 … tag/{tags - 1}); Ctrl-C stops",
+                highlight=False,
+            )
+            if stop_after_s is not None:
+                loop.call_later(stop_after_s, stop.set)
+            await stop.wait()
+
+    asyncio.run(serve())

@@ -541,3 +541,54 @@ class OpcUaLoad:
     async def serve_forever(self) -> None:
         """Wait until cancelled (the server runs on the event loop)."""
         await asyncio.Event().wait()
+
+
+def load_plant_file(
+    count: int,
+    endpoint: str,
+    *,
+    per_machine: int = 50,
+    machines_per_line: int = 20,
+    items_per_session: int = 2500,
+    workers: int = 2,
+    plant: str = "acme/load",
+    interval_s: float = 1.0,
+) -> dict[str, object]:
+    """Return an edge plant file (YAML-ready dict) that monitors every load tag of a server.
+
+    Tag ``i`` becomes signal ``t<i>`` of machine ``i // per_machine`` at
+    ``<plant>/area/line-NN/machine-NNN`` (``machines_per_line`` machines per line), read through
+    one OPC UA source sharded into sessions of ``items_per_session`` in ``workers`` processes.
+    """
+    machines = math.ceil(count / per_machine)
+    devices = []
+    for m in range(machines):
+        line, slot = divmod(m, machines_per_line)
+        first = m * per_machine
+        devices.append(
+            {
+                "path": f"{plant}/area/line-{line + 1:02d}/machine-{slot + 1:03d}",
+                "points": [
+                    {"signal": f"t{i}", "node": f"nsu={NAMESPACE};s={PREFIX}{i}"}
+                    for i in range(first, min(first + per_machine, count))
+                ],
+            }
+        )
+    period_ms = round(interval_s * 1000)
+    return {
+        "plant": plant,
+        "edge": "load-edge",
+        "sources": [
+            {
+                "name": "load-opcua",
+                "type": "opcua",
+                "endpoint": endpoint,
+                "publishing_interval_ms": period_ms,
+                "sampling_interval_ms": period_ms,
+                "timeout_s": 60,
+                "items_per_session": items_per_session,
+                "workers": workers,
+                "devices": devices,
+            }
+        ],
+    }
