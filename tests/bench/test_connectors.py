@@ -14,10 +14,10 @@ def test_connector_sections_have_rows() -> None:
     mapping, opcua = sections(smoke=True)
     assert [r[0] for r in mapping.rows] == ["opcua", "modbus", "mqtt", "sparkplug"]
     assert all(float(r[1].replace(",", "")) > 0 for r in mapping.rows)
-    assert (
-        len(opcua.rows) == 6
-    )  # direct and fan-out: the peer, then werk in the agent and in workers
+    # The peer on the load server, werk edge run end to end, then both against the simulator.
+    assert len(opcua.rows) == 4
     assert opcua.rows[0][0].endswith("(peer)")
-    assert opcua.rows[3][0].endswith("(peer)")
-    werk_rows = [r for r in opcua.rows if not r[0].endswith("(peer)")]
-    assert all(float(r[3].replace(",", "")) > 0 for r in werk_rows)
+    assert opcua.rows[1][0].startswith("werk edge run")
+    assert float(opcua.rows[1][2].replace(",", "")) > 0  # values stored by the platform
+    assert opcua.rows[2][0].startswith("asyncua peer")
+    assert float(opcua.rows[3][2].split()[0].replace(",", "")) > 0
