@@ -62,6 +62,8 @@ def test_a_second_process_sees_and_extends_the_registry(pg: PostgresStore, pg_ur
     other = PostgresStore(pg_url)
     try:
         pg.write("a", sample_table([(M1, "temp", ns("2026-01-05T00:00:00"), 1.0, 0)]))
+        assert pg.latest().column("value").to_pylist() == [1.0]  # at once in this process
+        assert pg.merge_latest() == 1  # in the others once merged (latest_delay_s after)
         assert other.latest().column("value").to_pylist() == [1.0]
         result = other.write(
             "b",
@@ -73,6 +75,7 @@ def test_a_second_process_sees_and_extends_the_registry(pg: PostgresStore, pg_ur
             ),
         )
         assert result.new_series == 1
+        other.merge_latest()
         assert pg.latest().column("value").to_pylist() == [2.0, 5.0]
         assert pg.write("b", sample_table([])).duplicate
     finally:
@@ -84,6 +87,7 @@ def test_registry_learns_lower_ids_committed_elsewhere(pg: PostgresStore, pg_url
     try:
         t = ns("2026-01-05T00:00:00")
         other.write("b", sample_table([(M1, "from_other", t, 1.0, 0)]))  # id 1, unseen here
+        other.merge_latest()
         pg.write("a", sample_table([(M1, "from_here", t, 2.0, 0)]))  # id 2, known here at once
         assert pg.latest().column("signal").to_pylist() == ["from_here", "from_other"]
         assert pg.range(M1, dt(t), dt(t + SECOND)).num_rows == 2
@@ -128,17 +132,31 @@ def test_unreachable_server_is_unavailable_quickly() -> None:
     assert time.monotonic() - began < 20
 
 
-def test_latest_merges_over_blocks_another_process_changed(pg: PostgresStore, pg_url: str) -> None:
+@pytest.mark.parametrize("delay", [0.0, 60.0], ids=["in-the-write", "behind-the-write"])
+def test_latest_merges_over_blocks_another_process_changed(pg_url: str, delay: float) -> None:
     """This process's cached blocks go stale when another one writes: the merge must notice,
-    both for blocks the batch changes and for blocks it leaves alone."""
+    both for blocks the batch changes and for blocks it leaves alone (merged in the write's
+    transaction, or behind it: here by hand, so that every merge happens where the test says)."""
+    pg = PostgresStore(pg_url, latest_delay_s=delay)
+    pg.migrate()
+    other = PostgresStore(pg_url, latest_delay_s=delay)
+
+    def merged(store: PostgresStore) -> PostgresStore:
+        store.merge_latest()
+        return store
+
     t = ns("2026-01-05T00:00:00")
-    pg.write("a", sample_table([(M1, "s1", t, 1.0, 0), (M1, "s2", t, 1.0, 0)]))
-    other = PostgresStore(pg_url)
+    merged(pg).write("a", sample_table([(M1, "s1", t, 1.0, 0), (M1, "s2", t, 1.0, 0)]))
+    pg.latest()  # cache the blocks
+    merged(pg)
     try:
         # Changed here after `pg` cached the block: s1 newer, s2 newer.
         other.write("b", sample_table([(M1, "s1", t + 10, 2.0, 0), (M1, "s2", t + 10, 2.0, 0)]))
+        merged(other)
         # s1 is newer again (the block changes); a stale merge would lose s2 = 2.0.
         pg.write("c", sample_table([(M1, "s1", t + 20, 3.0, 0)]))
+        assert pg.latest().column("value").to_pylist() == [3.0, 2.0]
+        merged(pg)
         assert pg.latest().column("value").to_pylist() == [3.0, 2.0]
         assert other.latest().column("value").to_pylist() == [3.0, 2.0]
         # Retention elsewhere empties s2's slot; a late sample for it, older than what this
@@ -148,8 +166,12 @@ def test_latest_merges_over_blocks_another_process_changed(pg: PostgresStore, pg
         other.set_retention(M1, None)
         pg.write("d", sample_table([(M1, "s2", t + 5, 9.0, 0)]))
         assert pg.latest().column("value").to_pylist() == [9.0]
+        merged(pg)
+        assert pg.latest().column("value").to_pylist() == [9.0]
+        assert other.latest().column("value").to_pylist() == [9.0]
     finally:
         other.close()
+        pg.close()
 
 
 def test_a_pooled_connection_killed_by_the_server_is_replaced(
@@ -166,3 +188,111 @@ def test_a_pooled_connection_killed_by_the_server_is_replaced(
     assert pg.latest().column("value").to_pylist() == [1.0]
     assert not pg.write("b", sample_table([(M1, "v", t + 1, 2.0, 0)])).duplicate
     assert pg.latest().column("value").to_pylist() == [2.0]
+
+
+# -- latest merged behind the writes ---------------------------------------------------------
+
+
+def pending_rows(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM latest_pending").fetchall()[0][0])
+
+
+def test_latest_is_merged_behind_the_write_by_itself(pg_url: str) -> None:
+    writer = PostgresStore(pg_url, latest_delay_s=0.2)
+    writer.migrate()
+    reader = PostgresStore(pg_url)
+    try:
+        t = ns("2026-01-05T00:00:00")
+        writer.write("a", sample_table([(M1, "v", t, 1.0, 0)]))
+        assert writer.latest().column("value").to_pylist() == [1.0]
+        deadline = time.monotonic() + 10
+        while reader.latest().num_rows == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reader.latest().column("value").to_pylist() == [1.0]
+        assert pending_rows(pg_url) == 0
+        # A duplicate batch adds nothing pending.
+        assert writer.write("a", sample_table([(M1, "v", t, 1.0, 0)])).duplicate
+        assert pending_rows(pg_url) == 0 and len(writer._pending) == 0
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_read_during_a_merge_sees_every_committed_sample(
+    pg: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a merge took from memory stays visible until the merge has committed."""
+    t = ns("2026-01-05T00:00:00")
+    pg.write("a", sample_table([(M1, "v", t, 1.0, 0)]))
+    seen: list[list[float]] = []
+    store_merge = pg._store_merge
+
+    def slow(*args: object) -> object:
+        seen.append(pg.latest().column("value").to_pylist())  # taken, not yet stored
+        return store_merge(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pg, "_store_merge", slow)
+    assert pg.merge_latest() == 1
+    assert seen == [[1.0]]
+    assert pg.latest().column("value").to_pylist() == [1.0]
+
+
+def test_a_failed_merge_keeps_what_was_pending(
+    pg: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = ns("2026-01-05T00:00:00")
+    pg.write("a", sample_table([(M1, "v", t, 1.0, 0), (M1, "w", t, 5.0, 0)]))
+
+    def down(*args: object) -> object:
+        pg.write("b", sample_table([(M1, "v", t + 1, 2.0, 0)]))  # arrives meanwhile: newer
+        raise StoreUnavailable("gone", key="store.unavailable")
+
+    monkeypatch.setattr(pg, "_store_merge", down)
+    with pytest.raises(StoreUnavailable):
+        pg.merge_latest()
+    monkeypatch.undo()
+    assert pg.latest().column("value").to_pylist() == [2.0, 5.0]
+    assert pg.merge_latest() == 2
+    assert pg.latest().column("value").to_pylist() == [2.0, 5.0]
+
+
+_DIES = """
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from tests.store.rows import ns, sample_table
+from werk.store.postgres import PostgresStore
+store = PostgresStore(sys.argv[1], latest_delay_s=3600)
+store.migrate()
+t = ns("2026-01-05T00:00:00")
+store.write("a", sample_table([("acme/x/y/z/m", "v", t, 1.0, 0), ("acme/x/y/z/m", "w", t, 7.0, 0)]))
+store.write("b", sample_table([("acme/x/y/z/m", "v", t + 5, 2.0, 0)]))
+os.kill(os.getpid(), 9)  # committed, never merged
+"""
+
+
+def test_latest_left_by_a_killed_process_is_recovered(pg_url: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _DIES, pg_url, str(root)], capture_output=True, timeout=120
+    )
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    assert pending_rows(pg_url) == 2
+    fresh = PostgresStore(pg_url, latest_delay_s=0.2)
+    try:
+        fresh.migrate()  # recovers pending rows older than RECOVER_AFTER_S: these are not
+        assert pending_rows(pg_url) == 2
+        assert fresh.recover_latest(older_than_s=0) == 2
+        assert pending_rows(pg_url) == 0
+        assert fresh.latest().column("value").to_pylist() == [2.0, 7.0]
+    finally:
+        fresh.close()
+    other = PostgresStore(pg_url)
+    try:
+        assert other.latest().column("value").to_pylist() == [2.0, 7.0]
+    finally:
+        other.close()

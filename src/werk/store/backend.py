@@ -207,12 +207,16 @@ class SqlStore(ABC, Generic[C]):
         return self._writing()
 
     def _merge_latest(
-        self, c: C, series_ids: Int64Array, batch: SampleColumns
+        self, c: C, batch_key: str, series_ids: Int64Array, batch: SampleColumns
     ) -> list[tuple[int, int, bytes]]:
         """Merge the batch into the latest blocks (locked); return what to cache after commit."""
         blocks = self._load_blocks(c, blocks_of(series_ids), for_update=True)
         changed = blocks.merge(series_ids, batch.ts, batch.value, batch.quality)
         return self._save_blocks(c, blocks, changed)
+
+    def _written(self, batch_key: str, series_ids: Int64Array, batch: SampleColumns) -> None:
+        """Called once a batch with samples has committed (a backend that merges latest
+        blocks behind its writes takes the samples here)."""
 
     def _prepare_write(self, ts: Int64Array) -> None:
         """Get ready for samples with these timestamps (outside the write transaction)."""
@@ -224,9 +228,17 @@ class SqlStore(ABC, Generic[C]):
         return query.text(self.dialect)
 
     def _claim(
-        self, c: C, batch_key: str, committed_ns: int, samples: int, events: int, source: str
+        self,
+        c: C,
+        batch_key: str,
+        committed_ns: int,
+        samples: int,
+        events: int,
+        source: str,
+        ts_range: tuple[int, int] | None,
     ) -> bool:
         """Insert the ledger row of ``batch_key``; False if the key was committed before.
+        ``ts_range`` is the (oldest, newest) sample's ts of the batch, None without samples.
 
         On PostgreSQL a concurrent writer of the same key holds the unique index entry: the insert
         waits for it to commit (then finds the conflict) or roll back (then claims the key).
@@ -455,15 +467,18 @@ class SqlStore(ABC, Generic[C]):
         registered: pa.Table | None = None
         new_series = 0
         saved: list[tuple[int, int, bytes]] = []
+        ts_range = (int(batch.ts.min()), int(batch.ts.max())) if batch is not None else None
         with self._writing_batch() as c:
-            if not self._claim(c, batch_key, to_ns(committed), n_samples, n_events, source):
+            if not self._claim(
+                c, batch_key, to_ns(committed), n_samples, n_events, source, ts_range
+            ):
                 duplicate = True
             else:
                 duplicate = False
                 if batch is not None and ids is not None:
                     ids, registered, new_series = self._resolve_new(c, batch, ids)
                     self._insert_samples(c, ids, batch)
-                    saved = self._merge_latest(c, ids, batch)
+                    saved = self._merge_latest(c, batch_key, ids, batch)
                 if event_rows is not None:
                     self._insert_events(c, event_rows)
                 if new_series:
@@ -474,6 +489,8 @@ class SqlStore(ABC, Generic[C]):
                 raise StoreError("batch key vanished from the ledger", key="store.ledger")
             return entry
         self._blocks.put(saved)
+        if batch is not None and ids is not None:
+            self._written(batch_key, ids, batch)
         if registered is not None:
             self._series.add(
                 np.asarray(registered.column("id").to_numpy(), dtype=np.int64),

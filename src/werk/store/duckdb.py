@@ -288,6 +288,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
         samples: int,
         events: int,
         source: str,
+        ts_range: tuple[int, int] | None,
     ) -> bool:
         # Under the write lock no one else can claim the key between the look-up and the insert.
         if c.execute(sql.LEDGER_HAS.duckdb, [batch_key]).fetchall():

@@ -106,6 +106,18 @@ class Blocks:
     """Version of each block as read (-1: no row in the database)."""
 
     @classmethod
+    def empty(cls, wanted: Int64Array) -> Blocks:
+        """Return blocks ``wanted`` (sorted) with no samples, not in the database (version -1)."""
+        n = len(wanted)
+        return cls(
+            np.asarray(wanted, dtype=np.int64),
+            np.full((n, BLOCK), EMPTY, dtype=np.int64),
+            np.zeros((n, BLOCK), dtype=np.float64),
+            np.zeros((n, BLOCK), dtype=np.uint8),
+            np.full(n, -1, dtype=np.int64),
+        )
+
+    @classmethod
     def assemble(
         cls,
         wanted: Int64Array,
@@ -126,13 +138,7 @@ class Blocks:
                 raw["quality"].copy(),
                 np.asarray(versions, dtype=np.int64),
             )
-        blocks = cls(
-            np.asarray(wanted, dtype=np.int64),
-            np.full((n, BLOCK), EMPTY, dtype=np.int64),
-            np.zeros((n, BLOCK), dtype=np.float64),
-            np.zeros((n, BLOCK), dtype=np.uint8),
-            np.full(n, -1, dtype=np.int64),
-        )
+        blocks = cls.empty(wanted)
         if len(found):
             rows = np.searchsorted(blocks.ids, np.asarray(found, dtype=np.int64))
             raw = np.frombuffer(b"".join(payloads), dtype=BLOCK_DTYPE)
@@ -201,6 +207,40 @@ class Blocks:
         self.quality.reshape(-1)[target] = new_quality
         return _rows_of(target, len(self.ids))
 
+    def overlay(self, other: Blocks) -> Int64Array:
+        """Merge ``other``'s samples into these blocks where they are as new or newer (the
+        merge rule); blocks of ``other`` not here are ignored. Return indices of changed blocks."""
+        if not len(other.ids) or not len(self.ids):
+            return np.zeros(0, dtype=np.int64)
+        mine = np.searchsorted(self.ids, other.ids)
+        mine = np.minimum(mine, len(self.ids) - 1)
+        common = self.ids[mine] == other.ids
+        rows, theirs = mine[common], np.flatnonzero(common)
+        if not len(rows):
+            return np.zeros(0, dtype=np.int64)
+        new_ts = other.ts[theirs]
+        take = (new_ts != EMPTY) & (new_ts >= self.ts[rows])
+        if not take.any():
+            return np.zeros(0, dtype=np.int64)
+        ts, value, quality = self.ts[rows], self.value[rows], self.quality[rows]
+        ts[take] = new_ts[take]
+        value[take] = other.value[theirs][take]
+        quality[take] = other.quality[theirs][take]
+        self.ts[rows], self.value[rows], self.quality[rows] = ts, value, quality
+        changed: Int64Array = rows[take.any(axis=1)].astype(np.int64)
+        return changed
+
+    def widen(self, wanted: Int64Array) -> Blocks:
+        """Return these blocks plus empty ones for the ids of ``wanted`` not here (sorted)."""
+        union = np.union1d(self.ids, np.asarray(wanted, dtype=np.int64))
+        if len(union) == len(self.ids):
+            return self
+        out = Blocks.empty(union)
+        rows = np.searchsorted(union, self.ids)
+        out.ts[rows], out.value[rows], out.quality[rows] = self.ts, self.value, self.quality
+        out.versions[rows] = self.versions
+        return out
+
     def gather(
         self, series_ids: Int64Array
     ) -> tuple[npt.NDArray[np.bool_], Int64Array, npt.NDArray[np.float64], npt.NDArray[np.uint8]]:
@@ -229,3 +269,80 @@ class Blocks:
 def _rows_of(flat: Int64Array, blocks: int) -> Int64Array:
     """Return the distinct block rows that flat slot indices fall in."""
     return np.flatnonzero(np.bincount(flat >> _SHIFT, minlength=blocks)).astype(np.int64)
+
+
+class Pending:
+    """Newest samples of committed batches not yet merged into the stored blocks.
+
+    A store that merges latest blocks behind its writes (PostgreSQL, see
+    :mod:`werk.store.postgres`) keeps them here between merges: writes add, reads lay them over
+    the stored blocks, and a merge takes them (they stay visible to reads until the merge has
+    committed, and come back if it fails). Adding and merging follow the merge rule, so merging
+    the same samples twice changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocks = Blocks.empty(np.zeros(0, dtype=np.int64))
+        self._keys: list[str] = []
+        self._inflight: Blocks | None = None
+        self.since: float | None = None
+        """``time.monotonic()`` of the oldest sample not yet taken (None: nothing pending)."""
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(
+        self,
+        key: str,
+        series_ids: Int64Array,
+        ts: Int64Array,
+        value: npt.NDArray[np.float64],
+        quality: npt.NDArray[np.uint8],
+        now: float,
+    ) -> None:
+        """Add a committed batch's samples (its key is cleared from the database on merge)."""
+        with self._lock:
+            self._blocks = self._blocks.widen(blocks_of(series_ids))
+            self._blocks.merge(series_ids, ts, value, quality)
+            self._keys.append(key)
+            if self.since is None:
+                self.since = now
+
+    def take(self) -> tuple[Blocks, list[str]]:
+        """Return everything pending and its batch keys for a merge; call :meth:`merged` or
+        :meth:`failed` after it. Reads still see what was taken until then."""
+        with self._lock:
+            blocks, keys = self._blocks, self._keys
+            self._inflight = blocks
+            self._blocks, self._keys, self.since = Blocks.empty(blocks.ids[:0]), [], None
+            return blocks, keys
+
+    def merged(self) -> None:
+        """The merge of what was taken has committed (and the block cache holds it)."""
+        with self._lock:
+            self._inflight = None
+
+    def failed(self, blocks: Blocks, keys: list[str], since: float) -> None:
+        """The merge of what was taken failed: pending again; newer samples added meanwhile
+        still win."""
+        with self._lock:
+            merged = blocks.widen(self._blocks.ids)
+            merged.overlay(self._blocks)
+            self._blocks, self._inflight = merged, None
+            self._keys = keys + self._keys
+            self.since = since if self.since is None else min(since, self.since)
+
+    def snapshot(self, block_ids: Int64Array) -> Blocks | None:
+        """Return a copy of what is pending (taken or not) in ``block_ids``, or None if nothing.
+
+        A read takes the snapshot *before* it reads the stored blocks: whatever a merge clears
+        from here after the snapshot was committed before, so the read finds it stored."""
+        with self._lock:
+            parts = [b for b in (self._inflight, self._blocks) if b is not None and len(b.ids)]
+            if not parts:
+                return None
+            out = Blocks.empty(np.asarray(block_ids, dtype=np.int64))
+            for part in parts:  # in-flight first: what was added since is as new or newer
+                out.overlay(part)
+            return out

@@ -30,6 +30,8 @@ from __future__ import annotations
 import logging
 import re
 import select
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -48,7 +50,7 @@ from werk.store import pgcopy, sql
 from werk.store.backend import Int64Array, Selection, SqlStore
 from werk.store.base import WriteResult
 from werk.store.buckets import MONDAY_EPOCH_DAY, NS
-from werk.store.latest import Blocks, blocks_of
+from werk.store.latest import Blocks, Pending, blocks_of
 from werk.store.schema import Dialect
 from werk.store.tables import SampleColumns
 
@@ -64,6 +66,11 @@ MONDAY_NS: Final = MONDAY_EPOCH_DAY * 86_400 * NS
 MIGRATION_LOCK: Final = 0x7765726B_0001
 SERIES_LOCK: Final = 0x7765726B_0002
 PARTITION_LOCK: Final = 0x7765726B_0003
+
+LATEST_DELAY_S: Final = 0.5
+"""Default seconds a committed sample may wait before it is merged into the stored blocks."""
+RECOVER_AFTER_S: Final = 30.0
+"""A pending batch this old was written by a process that died: re-read and merge its range."""
 
 _PARTITION: Final = re.compile(r"samples_w(\d{8})")
 _SAMPLE_TYPES: Final = ["int8", "float8", "int4", "int2", "int8"]
@@ -131,8 +138,22 @@ class PostgresStore(SqlStore[Connection]):
     backend = "postgresql"
     dialect: ClassVar[Dialect] = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 4, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 4,
+        timeout: float = 5.0,
+        latest_delay_s: float = LATEST_DELAY_S,
+    ) -> None:
         super().__init__(url)
+        self.latest_delay_s = latest_delay_s
+        self._pending = Pending()
+        self._merging = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._merger: threading.Thread | None = None
+        self._checked_at = time.monotonic()
         try:
             info = conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
@@ -157,7 +178,15 @@ class PostgresStore(SqlStore[Connection]):
         )
 
     def close(self) -> None:
-        """Close the pool."""
+        """Merge what is pending into the latest blocks (if the server answers), close the pool."""
+        self._closing = True
+        self._wake.set()
+        if self._merger is not None:
+            self._merger.join(timeout=self._timeout + 5)
+        try:
+            self.merge_latest()
+        except WerkError as exc:  # kept in latest_pending: the next process merges it
+            log.warning("latest values not merged at close, left for recovery: %s", exc)
         self._pool.close()
         super().close()
 
@@ -232,13 +261,22 @@ class PostgresStore(SqlStore[Connection]):
         samples: int,
         events: int,
         source: str,
+        ts_range: tuple[int, int] | None,
     ) -> bool:
+        params: tuple[object, ...] = (batch_key, committed_ns, samples, events, source)
+        query = sql.LEDGER_ADD.postgres
+        if ts_range is not None and self.latest_delay_s > 0:
+            # The ledger row and the pending row in one statement: pending only if claimed.
+            query = (
+                f"WITH claimed AS ({query}) INSERT INTO latest_pending"
+                " (batch_key, lo, hi, written_at) SELECT batch_key, %s, %s, %s FROM claimed"
+                " RETURNING batch_key"
+            )
+            params += (ts_range[0], ts_range[1], time.time_ns())
         with c.pipeline():
             if c.pgconn.transaction_status == _IDLE:
                 c.execute("BEGIN")
-            cur = c.execute(
-                sql.LEDGER_ADD.postgres, (batch_key, committed_ns, samples, events, source)
-            )
+            cur = c.execute(query, params)
         return bool(cur.fetchall())
 
     def _execute(self, c: Connection, query: str, params: Sequence[object] = ()) -> None:
@@ -380,21 +418,26 @@ class PostgresStore(SqlStore[Connection]):
             cp.write(data)
 
     def _merge_latest(
-        self, c: Connection, series_ids: Int64Array, batch: SampleColumns
+        self, c: Connection, batch_key: str, series_ids: Int64Array, batch: SampleColumns
     ) -> list[tuple[int, int, bytes]]:
-        """Merge into the blocks as this process last saw them, checking their versions on the
-        way: one round trip when no one else changed them (the usual case of one server).
+        """Merge into the blocks now (``latest_delay_s`` = 0) or leave it to the merger (the
+        claim recorded the batch in ``latest_pending``; :meth:`_written` hands it over).
+
+        Merging now: into the blocks as this process last saw them, checking their versions on
+        the way: one round trip when no one else changed them (the usual case of one server).
 
         Every changed block is updated only if its version is still the one merged into; every
         unchanged block is checked to be at that version. If any is not, the updates are undone
         (back to a savepoint, which also drops their row locks, so that locks are still taken in
         block order) and the blocks are locked, read and merged again.
         """
+        if self.latest_delay_s > 0:
+            return []
         block_ids = blocks_of(series_ids)
         wanted = [int(b) for b in block_ids]
         cached = self._blocks.current(wanted)
         if cached is None:
-            return super()._merge_latest(c, series_ids, batch)
+            return super()._merge_latest(c, batch_key, series_ids, batch)
         versions = [v for v, _ in cached]
         blocks = Blocks.assemble(block_ids, wanted, versions, [p for _, p in cached])
         changed = blocks.merge(series_ids, batch.ts, batch.value, batch.quality)
@@ -427,7 +470,147 @@ class PostgresStore(SqlStore[Connection]):
         if updated == len(rows) and unchanged == len(kept):
             return rows
         c.execute("ROLLBACK TO SAVEPOINT werk_latest")
-        return super()._merge_latest(c, series_ids, batch)
+        return super()._merge_latest(c, batch_key, series_ids, batch)
+
+    # -- latest merged behind the writes -----------------------------------------------------
+    def _written(self, batch_key: str, series_ids: Int64Array, batch: SampleColumns) -> None:
+        if self.latest_delay_s <= 0:
+            return
+        self._pending.add(
+            batch_key, series_ids, batch.ts, batch.value, batch.quality, time.monotonic()
+        )
+        self._start_merger()
+
+    def _start_merger(self) -> None:
+        if self._merger is None and not self._closing:
+            with self._merging:
+                if self._merger is None:
+                    self._merger = threading.Thread(
+                        target=self._merge_loop, name="werk-store-latest", daemon=True
+                    )
+                    self._merger.start()
+
+    def migrate(self) -> int:
+        """See :meth:`SqlStore.migrate`; then merge what a stopped process left pending, and
+        start the merger (it also looks for such leftovers every ``RECOVER_AFTER_S``)."""
+        version = super().migrate()
+        if self.latest_delay_s > 0:
+            self.recover_latest()
+            self._start_merger()
+        return version
+
+    def _load_blocks(
+        self,
+        c: Connection,
+        block_ids: Int64Array,
+        *,
+        for_update: bool,
+        versions: dict[int, int] | None = None,
+    ) -> Blocks:
+        if for_update:
+            return super()._load_blocks(c, block_ids, for_update=True, versions=versions)
+        # A read: what this process committed but has not merged yet counts too.
+        pending = self._pending.snapshot(block_ids)
+        blocks = super()._load_blocks(c, block_ids, for_update=False, versions=versions)
+        if pending is not None:
+            blocks.overlay(pending)
+        return blocks
+
+    def merge_latest(self) -> int:
+        """Merge every pending batch's newest samples into the stored latest blocks now; return
+        how many batches that was. Runs by itself ``latest_delay_s`` after a write.
+
+        Raises:
+            StoreUnavailable: The server is down (what was pending stays pending).
+        """
+        with self._merging:
+            since = self._pending.since
+            pending, keys = self._pending.take()
+            if not keys:
+                return 0
+            try:
+                saved = self._store_merge(pending, keys)
+            except BaseException:
+                self._pending.failed(pending, keys, since or time.monotonic())
+                raise
+            self._blocks.put(saved)
+            self._pending.merged()
+            return len(keys)
+
+    def _store_merge(self, pending: Blocks, keys: list[str]) -> list[tuple[int, int, bytes]]:
+        with self._writing() as c:
+            blocks = self._load_blocks(c, pending.ids, for_update=True)
+            saved = self._save_blocks(c, blocks, blocks.overlay(pending))
+            c.execute("DELETE FROM latest_pending WHERE batch_key = ANY(%s::text[])", (keys,))
+        return saved
+
+    def recover_latest(self, older_than_s: float = RECOVER_AFTER_S) -> int:
+        """Merge the batches that a process which died left in ``latest_pending`` (older than
+        ``older_than_s``): re-read their ts range of samples, newest per series, and merge it.
+        Merging is idempotent, so a batch its own process still merges later changes nothing.
+        Return how many batches were recovered."""
+        cutoff = time.time_ns() - int(older_than_s * 1e9)
+        with self._reading() as c:
+            rows = c.execute(
+                "SELECT batch_key, lo, hi FROM latest_pending WHERE written_at <= %s ORDER BY lo",
+                (cutoff,),
+            ).fetchall()
+        if not rows:
+            return 0
+        keys = [str(r[0]) for r in rows]
+        # Overlapping ranges are read once.
+        spans: list[list[int]] = []
+        for _, lo, hi in rows:
+            if spans and lo <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], int(hi))
+            else:
+                spans.append([int(lo), int(hi)])
+        with self._merging:
+            for lo, hi in spans:
+                with self._reading() as c:
+                    newest = c.execute(
+                        "SELECT DISTINCT ON (series_id) series_id, ts, value, quality"
+                        " FROM samples WHERE ts >= %s AND ts <= %s ORDER BY series_id, ts DESC",
+                        (lo, hi),
+                    ).fetchall()
+                if not newest:
+                    continue
+                sid, ts, value, quality = (np.asarray(col) for col in zip(*newest, strict=True))
+                ids = sid.astype(np.int64)
+                found = Blocks.empty(blocks_of(ids))
+                found.merge(
+                    ids, ts.astype(np.int64), value.astype(np.float64), quality.astype(np.uint8)
+                )
+                self._blocks.put(self._store_merge(found, []))
+            with self._writing() as c:
+                c.execute("DELETE FROM latest_pending WHERE batch_key = ANY(%s::text[])", (keys,))
+        log.info("merged the latest values of %d batches a stopped process left", len(keys))
+        return len(keys)
+
+    def _merge_loop(self) -> None:
+        while not self._closing:
+            since = self._pending.since
+            now = time.monotonic()
+            wait = self.latest_delay_s if since is None else since + self.latest_delay_s - now
+            if wait > 0 and self._wake.wait(wait):
+                self._wake.clear()
+                continue
+            try:
+                if self._pending.since is not None:
+                    self.merge_latest()
+                if time.monotonic() - self._checked_at > RECOVER_AFTER_S:
+                    self._checked_at = time.monotonic()
+                    self.recover_latest()
+            except Exception as exc:  # the server is away: keep what is pending, try again
+                if not isinstance(exc, WerkError):
+                    log.exception("merging latest values failed; retrying")
+                self._wake.wait(max(self.latest_delay_s, 1.0))
+
+    def apply_retention(self, now: datetime) -> int:
+        """See :meth:`SqlStore.apply_retention`; pending latest values are merged first, so
+        that what the rules clear is not brought back by a later merge."""
+        self.merge_latest()
+        return super().apply_retention(now)
 
     def _latest_blocks(
         self, prefix: str | None, signals: list[str] | None

@@ -23,6 +23,9 @@ counters          name → value: exact counters shared by every process (uses o
                   login attempts), incremented atomically with an optional limit
 audit_log         the sharing audit trail: seq, ts, participant, owner, agreement, body (JSON),
                   prev_hash, hash — append-only, each row chained to the one before
+latest_pending    committed batches whose newest samples are not yet merged into
+                  latest_blocks, with their ts range (PostgreSQL merges behind the write;
+                  DuckDB merges in the write and leaves it empty)
 ================  ============================================================================
 
 Timestamps are BIGINT nanoseconds since the epoch in both backends: the wire format is
@@ -264,7 +267,25 @@ _V4 = Migration(
     ),
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
+# -- latest merged behind writes (werk.store.postgres) ----------------------------------------
+# One row per committed batch whose newest samples are not yet merged into latest_blocks, with
+# the batch's ts range: if the process that wrote it dies before merging, another one re-reads
+# that range of samples and merges it (see PostgresStore.recover_latest).
+_PENDING = """CREATE TABLE latest_pending (
+    batch_key TEXT PRIMARY KEY,
+    lo BIGINT NOT NULL,
+    hi BIGINT NOT NULL,
+    written_at BIGINT NOT NULL
+)"""
+
+_V5 = Migration(
+    version=5,
+    description="latest_pending (batches whose newest samples are merged behind the write)",
+    duckdb=(_PENDING,),
+    postgres=(_PENDING,),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4, _V5)
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version
