@@ -481,6 +481,31 @@ def _stored(client: httpx.Client, start: float, end: float) -> int:
     return int(pc.sum(table.column("value")).as_py() or 0) if table.num_rows else 0
 
 
+def _verify(client: httpx.Client, start: float, end: float) -> None:
+    """Check the first machine's stored values against the load server's f(tag, second)."""
+    from werk.sim.servers.opcua_load import load_values
+
+    r = client.get(
+        "/api/v1/range",
+        params={
+            "path": "acme/load/area/line-01/machine-001",
+            "from": datetime.fromtimestamp(start, UTC).isoformat(),
+            "to": datetime.fromtimestamp(end, UTC).isoformat(),
+        },
+        headers={"Accept": ARROW},
+        timeout=60,
+    )
+    r.raise_for_status()
+    rows = pa.ipc.open_stream(r.content).read_all().to_pylist()
+    wrong = [
+        row
+        for row in rows
+        if row["value"] != float(load_values(int(row["signal"][1:]), round(row["ts"].timestamp())))
+    ]
+    if not rows or wrong:
+        raise RuntimeError(f"{len(wrong)} of {len(rows)} stored load values are wrong: {wrong[:3]}")
+
+
 def _backlog(buffer: Path) -> int:
     from werk.edge.health import read_status
 
@@ -577,6 +602,7 @@ def _measure(
         # Values of the window still on their way (flush, batch, uplink) get 3 s.
         time.sleep(3)
         stored = _stored(client, t0, t0 + seconds)
+        _verify(client, t0, t0 + seconds)
     a, s, ld = ((b - a) / seconds for a, b in zip(cpu0, cpu1, strict=True))
     return stored, (a, s, ld), backlog
 
@@ -700,7 +726,8 @@ def opcua_section(*, smoke: bool) -> Section:
             "worker processes, buffer in SQLite, uplink over HTTP); `werk serve` on DuckDB. "
             "After a warm-up, values/s stored counts the values the platform holds with a "
             "source timestamp in the window (read back through /api/v1/range, 3 s after the "
-            "window ends); completeness = stored / (tags × seconds). CPU in cores over the "
+            "window ends; the first machine's values are checked against f(tag, second)); "
+            "completeness = stored / (tags × seconds). CPU in cores over the "
             "window from /proc: the agent with its worker processes, werk serve, the load "
             "server. The edge backlog is the rows in the agent's buffer at the window's start "
             "and end (steady state: it does not grow).",
