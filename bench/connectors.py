@@ -738,7 +738,8 @@ def opcua_section(*, smoke: bool) -> Section:
             "its CPU over its own window (published anchor: one asyncua client saturates near "
             "4,000 notifications/s, opcua-asyncio #1516, against a server that also costs per "
             "value; against the cheap load server it carries more, up to the one core its "
-            "event loop has: 'failed' means its connection dropped under the load); and, against the simulator's full OPC UA server (one Python "
+            "event loop has: 'failed' means its connection dropped under the load); and, "
+            "against the simulator's full OPC UA server (one Python "
             "object per value write, ~70–120 µs of server CPU per notification), the asyncua "
             "peer and werk's source — there the server, not the client, bounds the rate. "
             "UMH is sized for ~900 tags at 1 Hz on 2 vCPU (from elsewhere).",
