@@ -123,6 +123,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.hub = Hub()  # live stream pub/sub, fed by the ingest route after each commit
     problems.install(app)
+    app.add_middleware(ingest.IngestFastPath)  # POST /api/v1/ingest without the routing stack
     for router in (
         health.router,
         ingest.router,

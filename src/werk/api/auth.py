@@ -46,22 +46,37 @@ async def current_principal(request: Request) -> Principal:
     return await run_in_threadpool(identity.principal, authorization, request.cookies.get(COOKIE))
 
 
+def require(
+    principal: Principal, roles: frozenset[Role], what: str, *, everywhere: bool = False
+) -> Principal:
+    """Return ``principal`` if its role is one of ``roles``; raise Forbidden otherwise.
+
+    ``everywhere``: a role granted on one site does not make a platform administrator.
+    """
+    if principal.role not in roles or (
+        everywhere and principal.role == Role.ADMIN and not principal.may(Role.ADMIN, "")
+    ):
+        raise Forbidden(
+            f"{principal.kind} {principal.name!r} may not {what}",
+            key="auth.forbidden",
+            role=principal.role,
+        )
+    return principal
+
+
 def _needs(roles: frozenset[Role], what: str, *, everywhere: bool = False) -> object:
     # async although it awaits nothing: FastAPI runs a plain function dependency in its thread
     # pool, a hop per request for a check of a few attribute reads
     async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        # ``everywhere``: a role granted on one site does not make a platform administrator
-        if principal.role not in roles or (
-            everywhere and principal.role == Role.ADMIN and not principal.may(Role.ADMIN, "")
-        ):
-            raise Forbidden(
-                f"{principal.kind} {principal.name!r} may not {what}",
-                key="auth.forbidden",
-                role=principal.role,
-            )
-        return principal
+        return require(principal, roles, what, everywhere=everywhere)
 
     return check
+
+
+async def writer(request: Request) -> Principal:
+    """The authenticated caller, if it may ingest (what :data:`Writer` resolves, without
+    FastAPI's dependency machinery: see :class:`werk.api.routes.ingest.IngestFastPath`)."""
+    return require(await current_principal(request), INGEST_ROLES, "ingest data", everywhere=True)
 
 
 Authenticated = Annotated[Principal, Depends(current_principal)]

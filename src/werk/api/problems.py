@@ -29,15 +29,20 @@ def problem(status: int, key: str, detail: str, **fields: object) -> JSONRespons
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def werk_problem(request: Request, exc: WerkError) -> JSONResponse:
+    """Answer a werk error: its status, stable key, message and where-fields."""
+    if exc.status >= 500:
+        log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    fields = {k: v for k, v in exc.fields.items() if k not in ("key", "detail")}
+    return problem(exc.status, exc.key, exc.message, **fields)
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
     async def werk_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, WerkError)
-        if exc.status >= 500:
-            log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-        headers_fields = {k: v for k, v in exc.fields.items() if k not in ("key", "detail")}
-        return problem(exc.status, exc.key, exc.message, **headers_fields)
+        return werk_problem(request, exc)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
