@@ -14,7 +14,9 @@ from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.subscription import DataChangeNotif
 from asyncua.ua.status_codes import StatusCodes
+from typer.testing import CliRunner
 
+from werk.cli import sim as sim_cli
 from werk.connectors.opcua import OpcUaConfig
 from werk.connectors.opcua.source import OpcUaSource
 from werk.edge.plant import load_plant
@@ -174,3 +176,14 @@ def test_plant_file_monitors_every_tag(tmp_path: Path) -> None:
         f"acme/load/area/line-01/machine-{m:03d}" for m in (1, 2, 3)
     }
     assert (source.items_per_session, source.workers) == (50, 2)
+
+
+def test_cli_serves_and_writes_the_plant_file(tmp_path: Path) -> None:
+    out = tmp_path / "load.yaml"
+    args = ["opcua-load", "--tags", "60", "--port", "0", "--plant-file", str(out)]
+    result = CliRunner().invoke(sim_cli.app, [*args, "--stop-after-s", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "60 tags every 1 s on opc.tcp://127.0.0.1:" in result.output
+    plant = load_plant(out)
+    (source,) = plant.sources
+    assert len(source.points()) == 60
