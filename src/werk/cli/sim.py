@@ -1,9 +1,10 @@
-"""``werk sim fleet|history|truth|run``: simulate a plant fleet, to Parquet or live.
+"""``werk sim fleet|history|truth|run|opcua-load``: simulate a plant fleet, to Parquet or live.
 
 ``history`` and ``truth`` write days of simulated data (see :mod:`werk.sim.history`); ``run``
 starts one protocol server per site (:func:`werk.sim.servers.open_silo`) and ticks the live
-simulation in real time or faster. Errors are raised as werk errors; ``werk.cli.main`` prints
-them and picks the exit code.
+simulation in real time or faster; ``opcua-load`` serves N OPC UA load tags for sizing an edge
+agent (:mod:`werk.sim.servers.opcua_load`). Errors are raised as werk errors; ``werk.cli.main``
+prints them and picks the exit code.
 """
 
 from __future__ import annotations
