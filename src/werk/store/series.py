@@ -136,9 +136,15 @@ class SeriesIndex:
             return np.asarray(self._hash_pairs(paths, signals), dtype=np.uint64)
         pairs = pa.table({"path": paths, "signal": signals})
         with self._lock:
-            rel = self._hasher.from_arrow(pairs).select("hash(path, signal) AS h")
-            hashed = rel.to_arrow_table().column("h")
-        return np.asarray(hashed.to_numpy(), dtype=np.uint64)
+            # A registered table and a plain query: the relation API measured ~3 ms a call
+            # whatever the size, this ~0.7 ms.
+            self._hasher.register("werk_pairs", pairs)
+            try:
+                hashed = self._hasher.execute("SELECT hash(path, signal) FROM werk_pairs")
+                column = hashed.fetchnumpy()
+            finally:
+                self._hasher.unregister("werk_pairs")
+        return np.asarray(next(iter(column.values())), dtype=np.uint64)
 
     def add(self, ids: Int64Array, paths: pa.Array, signals: pa.Array) -> None:
         """Add series read from or written to the database; ids already known are skipped."""
