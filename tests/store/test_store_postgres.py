@@ -213,7 +213,8 @@ def test_latest_is_merged_behind_the_write_by_itself(pg_url: str) -> None:
         assert pending_rows(pg_url) == 0
         # A duplicate batch adds nothing pending.
         assert writer.write("a", sample_table([(M1, "v", t, 1.0, 0)])).duplicate
-        assert pending_rows(pg_url) == 0 and len(writer._pending) == 0
+        assert pending_rows(pg_url) == 0
+        assert len(writer._pending) == 0
     finally:
         reader.close()
         writer.close()
