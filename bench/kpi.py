@@ -258,6 +258,13 @@ def run(smoke: bool, pg_admin_url: str = DEFAULT_PG) -> list[list[str]]:
                 try:
                     load(store, year, "year")
                     load(store, table, "site")
+                    if name == "postgres":
+                        # Statistics, as for the SQL peer below: autovacuum would gather them
+                        # within a minute of a bulk load; the measurement should not race it.
+                        import psycopg
+
+                        with psycopg.connect(url, autocommit=True) as conn:
+                            conn.execute("ANALYZE")
                     figures[name] = _measure(store, model, year_machine, days, year=True)
                 finally:
                     store.close()
