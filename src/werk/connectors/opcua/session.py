@@ -4,8 +4,9 @@ One asyncua client runs on one event loop and tops out near 4,000 notifications/
 splits its points into shares of ``items_per_session`` and runs one :class:`Session` per share
 (in the agent, or in worker processes: :mod:`werk.connectors.opcua.workers`).
 
-The subscription bypasses asyncua's per-notification task and event objects: publish responses
-are read as they arrive and each monitored item goes straight into the
+The subscription bypasses asyncua's per-notification task and event objects, and (with
+:data:`LEAN_DECODE`) its per-item decoding: :mod:`~werk.connectors.opcua.fastpublish` reads each
+data change into numpy columns, which :meth:`Session.on_data_arrays` maps in bulk into the
 :class:`~werk.connectors.derive.Collector` columns. A lost connection (server restart, network)
 is noticed by asyncua's watchdog; the session then reconnects with the shared
 :class:`~werk.connectors.base.Backoff`, resolves namespace URIs again and recreates its
