@@ -15,6 +15,7 @@ from asyncua import ua
 from asyncua.common.utils import Buffer
 from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.ua_binary import struct_from_binary, struct_to_binary
+from asyncua.ua.uaerrors import UaError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -388,3 +389,18 @@ def test_edge_values_map_like_items() -> None:
     test_arrays_map_like_items.hypothesis.inner_test(  # type: ignore[attr-defined]
         roles, [ua.DataChangeNotification(MonitoredItems=uniform)]
     )
+
+
+def test_corrupt_bodies_fail_as_in_asyncua() -> None:
+    item = ua.MonitoredItemNotification(ClientHandle=1, Value=_data_value(ua.Variant(1.5)))
+    change = ua.DataChangeNotification(MonitoredItems=[item] * 5)
+    good = struct_to_binary(_response([change]))
+    at = good.index(struct_to_binary(change))
+    for data in (
+        good[: at + 30],  # truncated inside the body's items
+        good[:at] + b"\xff\xff\xff\x7f" + good[at + 4 :],  # an item count of 2**31-1
+    ):
+        with pytest.raises(UaError) as theirs:
+            struct_from_binary(ua.PublishResponse, Buffer(data))
+        with pytest.raises(type(theirs.value)):
+            decode_publish_response(Buffer(data))

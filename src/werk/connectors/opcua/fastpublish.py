@@ -234,6 +234,8 @@ def decode_data_change(body: bytes) -> DataChangeArrays:
     """
     try:
         (count,) = _I32.unpack_from(body, 0)
+        if count > (len(body) - 8) // 5:  # an item takes ≥ 5 bytes: a corrupt count
+            raise _Fallback
         found: DataChangeArrays | None = _empty() if count <= 0 else None
         pos = 4
         if found is None and count >= _MIN_VECTOR:
