@@ -224,6 +224,24 @@ class Collector:
         self._q.append(int(quality))
         self._st.append(status)
 
+    def add_columns(
+        self,
+        paths: list[str],
+        signals: list[str],
+        ts_ns: list[int],
+        values: list[float],
+        quality: list[int],
+        status: list[int | None],
+    ) -> None:
+        """Append samples given column by column, as many :meth:`add_ns` calls would (equal
+        lengths; derives nothing)."""
+        self._paths.extend(paths)
+        self._signals.extend(signals)
+        self._ts.extend(ts_ns)
+        self._v.extend(values)
+        self._q.extend(quality)
+        self._st.extend(status)
+
     def add_event(self, event: Event) -> None:
         """Append an event the connector built itself."""
         self._events.append(event)

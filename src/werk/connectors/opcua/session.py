@@ -445,8 +445,7 @@ class Session:
         )
         if len(self._role_handles):
             self._derive(handles, ts_list, value_list, quality_list)
-        _extend(
-            self.collector,
+        self.collector.add_columns(
             self._paths[handles].tolist(),
             self._signals[handles].tolist(),
             ts_list,
@@ -480,25 +479,3 @@ class Session:
         """The server says the subscription is gone (e.g. BadTimeout): resubscribe."""
         _log.info("OPC UA %s: subscription status %s", self.config.name, notification.Status)
         self._lost.set()
-
-
-def _extend(
-    collector: Collector,
-    paths: list[str],
-    signals: list[str],
-    ts: list[int],
-    values: list[float],
-    quality: list[int],
-    status: list[int | None],
-) -> None:
-    """Append sample columns to the collector, as many :meth:`Collector.add_ns` calls would.
-
-    The collector has no bulk append of its own (derive.py is not this connector's module):
-    this extends its column lists directly, in its column order.
-    """
-    collector._paths.extend(paths)
-    collector._signals.extend(signals)
-    collector._ts.extend(ts)
-    collector._v.extend(values)
-    collector._q.extend(quality)
-    collector._st.extend(status)
