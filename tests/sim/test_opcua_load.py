@@ -187,3 +187,45 @@ def test_cli_serves_and_writes_the_plant_file(tmp_path: Path) -> None:
     plant = load_plant(out)
     (source,) = plant.sources
     assert len(source.points()) == 60
+
+
+def test_a_late_publish_carries_the_cycles_it_missed_up_to_the_queue_size() -> None:
+    from asyncua.common.utils import Buffer
+    from asyncua.ua.ua_binary import struct_from_binary
+
+    from werk.sim.servers.opcua_load import LoadTags, _LoadItems
+
+    tags = LoadTags(100, 1.0)
+    items = _LoadItems()
+    items.add(handle=7, index=3, deadband=0.0, enabled=True, queue=2)
+    items.add(handle=8, index=4, deadband=0.0, enabled=True, queue=1)
+    items.add(handle=9, index=5, deadband=0.0, enabled=True, queue=5)
+
+    def sent(cycle: int) -> list[tuple[int, float, int]]:
+        encoded = items.encode(tags, cycle, now=cycle + 0.5)
+        assert encoded is not None
+        body, n = encoded
+        note = struct_from_binary(ua.DataChangeNotification, Buffer(body))
+        assert len(note.MonitoredItems) == n
+        return [
+            (
+                m.ClientHandle,
+                m.Value.Value.Value,
+                int(m.Value.SourceTimestamp.replace(tzinfo=UTC).timestamp()),
+            )
+            for m in note.MonitoredItems
+        ]
+
+    first = sent(100)  # first report: the newest value only
+    assert first == [(7, 3.1, 100), (8, 4.1, 100), (9, 5.1, 100)]
+    assert items.encode(tags, 100, now=100.9) is None  # nothing new within the cycle
+    # Three cycles pass before the next publish: each item gets what its queue holds.
+    late = sent(103)
+    assert late == [
+        (7, 3.102, 102),
+        (7, 3.103, 103),
+        (8, 4.103, 103),
+        (9, 5.101, 101),
+        (9, 5.102, 102),
+        (9, 5.103, 103),
+    ]

@@ -17,7 +17,8 @@ watchdog), subscriptions and Publish — whose *sampling* of its load namespace 
   SourceTimestamp is the start of the cycle, its ServerTimestamp the time of the publish;
 * a subscription keeps its load items as numpy columns (client handle, tag index, last cycle
   and value sent, absolute deadband). Each publish takes every item whose tag changed since it was
-  last reported (queue size 1: the latest value), applies absolute deadbands vectorised (OPC UA
+  last reported (with the cycles a late publish missed, up to the item's queue size; queue
+  size 1: the latest value only), applies absolute deadbands vectorised (OPC UA
   Part 4 §7.22.2: against the last *reported* value), and encodes one DataChangeNotification
   body in bulk (OPC UA Part 6 §5.2: per item a UInt32 ClientHandle and a DataValue with mask
   0x0D — Variant Double, SourceTimestamp, ServerTimestamp) handed to asyncua as a raw-body
@@ -72,6 +73,8 @@ PREFIX: Final = "tag/"
 _EPOCH_TICKS: Final = 116_444_736_000_000_000
 """OPC UA DateTime of 1970-01-01: 100 ns ticks since 1601-01-01 (Part 6 §5.2.2.5)."""
 _DATA_CHANGE: Final = ua.NodeId(ua.Int32(ObjectIds.DataChangeNotification_Encoding_DefaultBinary))
+MAX_QUEUE: Final = 10
+"""Largest monitored-item queue a load item keeps (cycles a late publish can catch up on)."""
 _LOAD_IDS: Final = 1 << 30
 """Monitored item ids of load items start here (asyncua's own count up from 112)."""
 
@@ -88,7 +91,9 @@ _ITEM = np.dtype(
 """MonitoredItemNotification in Part 6 binary: packed, 30 bytes (numpy packs unaligned)."""
 
 
-def load_values(index: npt.NDArray[np.int64] | int, cycle: int) -> npt.NDArray[np.float64]:
+def load_values(
+    index: npt.NDArray[np.int64] | int, cycle: npt.NDArray[np.int64] | int
+) -> npt.NDArray[np.float64]:
     """Return the value of tags ``index`` in cycle ``cycle``: ``i mod 1000 + (k mod 1000)/1000``."""
     return np.asarray(np.asarray(index) % 1000 + (cycle % 1000) / 1000.0, dtype=np.float64)
 
@@ -189,23 +194,24 @@ class _LoadItems:
         self.cycle = np.zeros(0, np.int64)
         self.last = np.zeros(0, np.float64)
         self.enabled = np.zeros(0, np.bool_)
-        self._pending: list[tuple[int, int, int, float, bool]] = []
+        self.queue = np.zeros(0, np.int64)
+        self._pending: list[tuple[int, int, int, float, bool, int]] = []
         self.next_mid = _LOAD_IDS
 
     def __len__(self) -> int:
         return len(self.handle) + len(self._pending)
 
-    def add(self, handle: int, index: int, deadband: float, enabled: bool) -> int:
-        """Add one item; return its monitored item id."""
+    def add(self, handle: int, index: int, deadband: float, enabled: bool, queue: int = 1) -> int:
+        """Add one item (``queue``: its revised queue size); return its monitored item id."""
         self.next_mid += 1
-        self._pending.append((handle, index, self.next_mid, deadband, enabled))
+        self._pending.append((handle, index, self.next_mid, deadband, enabled, queue))
         return self.next_mid
 
     def compact(self) -> None:
         """Move items added since the last publish into the columns."""
         if not self._pending:
             return
-        h, i, m, d, e = zip(*self._pending, strict=True)
+        h, i, m, d, e, q = zip(*self._pending, strict=True)
         self._pending = []
         n = len(h)
         self.handle = np.concatenate([self.handle, np.asarray(h, np.uint32)])
@@ -215,6 +221,7 @@ class _LoadItems:
         self.cycle = np.concatenate([self.cycle, np.full(n, -1, np.int64)])
         self.last = np.concatenate([self.last, np.full(n, np.nan, np.float64)])
         self.enabled = np.concatenate([self.enabled, np.asarray(e, np.bool_)])
+        self.queue = np.concatenate([self.queue, np.asarray(q, np.int64)])
 
     def owns(self, mid: int) -> bool:
         """Whether a monitored item id is one of the load items' (live or deleted)."""
@@ -229,7 +236,7 @@ class _LoadItems:
         """Delete items by monitored item id; return how many existed."""
         gone = self.select(mids)
         keep = ~gone
-        for name in ("handle", "index", "mid", "deadband", "cycle", "last", "enabled"):
+        for name in ("handle", "index", "mid", "deadband", "cycle", "last", "enabled", "queue"):
             setattr(self, name, getattr(self, name)[keep])
         return int(gone.sum())
 
@@ -238,28 +245,43 @@ class _LoadItems:
         return bool(self._pending) or bool(np.any(self.enabled & (self.cycle < cycle)))
 
     def encode(self, tags: LoadTags, cycle: int, now: float) -> tuple[bytes, int] | None:
-        """Sample the due items in ``cycle``; return the DataChangeNotification body and count."""
+        """Sample the due items in ``cycle``; return the DataChangeNotification body and count.
+
+        An item whose last report is more than one cycle old (a publish came late) gets the
+        values of the cycles it missed too, up to its queue size, oldest first, as a server
+        queues an item's changes between publishes (Part 4 §5.12.1.5); with queue size 1 only
+        the newest. Items with a deadband report the newest cycle only.
+        """
         self.compact()
         due = np.flatnonzero(self.enabled & (self.cycle < cycle))
         if not len(due):
             return None
-        values = load_values(self.index[due], cycle)
-        self.cycle[due] = cycle
         band = self.deadband[due]
+        missed = np.where(self.cycle[due] < 0, 1, cycle - self.cycle[due])
+        counts = np.where(band > 0, 1, np.minimum(missed, self.queue[due]))
+        self.cycle[due] = cycle
         if np.any(band > 0):
+            values = load_values(self.index[due], cycle)
             last = self.last[due]
             send = (band <= 0) | np.isnan(last) | (np.abs(values - last) > band)
-            due, values = due[send], values[send]
+            due, counts = due[send], counts[send]
             if not len(due):
                 return None
-        self.last[due] = values
-        n = len(due)
+        entry = np.repeat(due, counts)
+        ends = np.cumsum(counts)
+        back = ends[np.searchsorted(ends, np.arange(len(entry)), side="right")] - 1
+        cycles = cycle - (back - np.arange(len(entry)))
+        values = load_values(self.index[entry], cycles)
+        self.last[due] = load_values(self.index[due], cycle)
+        n = len(entry)
         items = np.empty(n, _ITEM)
-        items["handle"] = self.handle[due]
+        items["handle"] = self.handle[entry]
         items["mask"] = 0x0D  # Value, SourceTimestamp, ServerTimestamp
         items["vtype"] = 11  # Variant: Double, scalar
         items["value"] = values
-        items["source"] = _ticks(cycle * tags.interval_s)
+        items["source"] = _EPOCH_TICKS + np.round(cycles * tags.interval_s * 10_000_000).astype(
+            np.int64
+        )
         items["server"] = _ticks(now)
         # MonitoredItems (Int32 length + items), then DiagnosticInfos: an empty array.
         return struct.pack("<i", n) + items.tobytes() + struct.pack("<i", 0), n
@@ -378,11 +400,12 @@ class _LoadSubscriptions(SubscriptionService):
                 return result
             deadband = float(flt.DeadbandValue)
         enabled = item.MonitoringMode != ua.MonitoringMode.Disabled
+        queue = max(1, min(int(item.RequestedParameters.QueueSize), MAX_QUEUE))
         result.MonitoredItemId = sub.load.add(
-            item.RequestedParameters.ClientHandle, index, deadband, enabled
+            item.RequestedParameters.ClientHandle, index, deadband, enabled, queue
         )
         result.RevisedSamplingInterval = self.tags.interval_s * 1000
-        result.RevisedQueueSize = 1
+        result.RevisedQueueSize = queue
         return result
 
     def delete_monitored_items(
@@ -585,6 +608,8 @@ def load_plant_file(
                 "endpoint": endpoint,
                 "publishing_interval_ms": period_ms,
                 "sampling_interval_ms": period_ms,
+                # A publish that comes late still carries the cycle it would have missed.
+                "queue_size": 2,
                 "timeout_s": 60,
                 "items_per_session": items_per_session,
                 "workers": workers,
