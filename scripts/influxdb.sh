@@ -94,10 +94,38 @@ bind-address = "127.0.0.1:$rpc_port"
 EOF
 }
 
+# An instance can answer /ping and still be unable to write: its directory was deleted under
+# it (a removed checkout, a cleaned .werk). Creating a database tells.
+writable() {
+  local out
+  out=$(curl -fs --max-time 5 -XPOST "http://127.0.0.1:$port/query" \
+    --data-urlencode "q=CREATE DATABASE werk_probe") || return 1
+  [[ "$out" != *'"error"'* ]]
+}
+
+# Stop whatever influxd listens on the port (one started from another checkout included).
+stop_listener() {
+  local pids
+  pids=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+  for p in $pids; do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = influxd ] || continue
+    kill "$p" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$p" 2>/dev/null || true
+  done
+}
+
 start() {
   if ping; then
-    echo "influxdb: up on 127.0.0.1:$port"
-    return 0
+    if writable; then
+      echo "influxdb: up on 127.0.0.1:$port"
+      return 0
+    fi
+    echo "influxdb: the instance on 127.0.0.1:$port cannot write (its directory is gone?); restarting"
+    stop_listener
   fi
   install
   if pid=$(running_pid); then
