@@ -335,6 +335,20 @@ def _open_silo() -> _OpenSilo:
     return cast(_OpenSilo, servers.open_silo)
 
 
+def stop_event() -> asyncio.Event:
+    """Return an event set by SIGINT or SIGTERM (call inside the running loop).
+
+    Off the main thread (tests drive the commands from one) or where the loop has no signal
+    support, Ctrl-C still arrives as KeyboardInterrupt; stop-after and Ctrl-C both work.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
 async def _serve(
     runtime: Runtime,
     open_silo: _OpenSilo,
@@ -346,13 +360,7 @@ async def _serve(
     drop_dir: Path,
     stop_after_s: float | None,
 ) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # Off the main thread (tests drive this from one) or where the loop has no signal
-        # support, Ctrl-C still arrives as KeyboardInterrupt; stop-after and Ctrl-C both work.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_event()
     async with contextlib.AsyncExitStack() as stack:
         servers: list[_Server] = []
         for index, site in enumerate(runtime.sites):
@@ -397,7 +405,7 @@ async def _serve(
                 await server.update()
 
         if stop_after_s is not None:
-            loop.call_later(stop_after_s, stop.set)
+            asyncio.get_running_loop().call_later(stop_after_s, stop.set)
         await runtime.run(tick, stop=stop)
 
 
@@ -497,11 +505,7 @@ def opcua_load_command(
     from werk.sim.servers.opcua_load import NAMESPACE, OpcUaLoad, load_plant_file
 
     async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, stop.set)
+        stop = stop_event()
         async with OpcUaLoad(tags, host=host, port=port, interval_s=interval_s) as load:
             if plant_file is not None:
                 import yaml
@@ -521,7 +525,7 @@ def opcua_load_command(
                 highlight=False,
             )
             if stop_after_s is not None:
-                loop.call_later(stop_after_s, stop.set)
+                asyncio.get_running_loop().call_later(stop_after_s, stop.set)
             await stop.wait()
 
     asyncio.run(serve())
