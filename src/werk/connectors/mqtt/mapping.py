@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from werk.connectors.derive import BadReason
+from werk.connectors.derive import BadReason, to_number
 from werk.samples import Quality, to_ns
 
 _SCALE: Final = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -50,18 +50,7 @@ def number(value: object) -> tuple[float, BadReason | None]:
     """Return a JSON value as a float, or NaN and the reason it is not a number."""
     if value is _MISSING:
         return math.nan, BadReason.MISSING
-    if isinstance(value, bool):
-        return (1.0 if value else 0.0), None
-    if isinstance(value, int | float):
-        v = float(value)
-        if math.isnan(v):
-            return v, BadReason.NOT_A_NUMBER
-        if math.isinf(v):
-            return math.nan, BadReason.OUT_OF_RANGE
-        return v, None
-    if value is None:
-        return math.nan, BadReason.MISSING
-    return math.nan, BadReason.WRONG_TYPE
+    return to_number(value)
 
 
 def timestamp_ns(value: object, unit: str) -> int | None:
