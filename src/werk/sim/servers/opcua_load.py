@@ -315,6 +315,18 @@ class _LoadSubscription(InternalSubscription):
         result.NotificationMessage.NotificationData.append(notif)
 
 
+def _per_item(
+    ids: list[int], load: _LoadItems, live: set[int], rest: list[ua.StatusCode]
+) -> list[ua.StatusCode]:
+    """Answer a per-item service in request order: Good for a live load item, BadMonitoredItem-
+    IdInvalid for a deleted one, and asyncua's answers (``rest``, in order) for the others."""
+    others = iter(rest)
+    invalid = _status(StatusCodes.BadMonitoredItemIdInvalid)
+    return [
+        (ua.StatusCode() if m in live else invalid) if load.owns(m) else next(others) for m in ids
+    ]
+
+
 class _LoadSubscriptions(SubscriptionService):
     """asyncua's subscription service with load items kept by each subscription."""
 
@@ -418,19 +430,13 @@ class _LoadSubscriptions(SubscriptionService):
         load = [m for m in ids if sub.load.owns(m)]
         live = set(np.asarray(sub.load.mid)[sub.load.select(load)].tolist()) if load else set()
         sub.load.delete(load)
-        rest = iter(
-            super().delete_monitored_items(
-                ua.DeleteMonitoredItemsParameters(
-                    SubscriptionId=params.SubscriptionId,
-                    MonitoredItemIds=[m for m in ids if not sub.load.owns(m)],
-                )
+        rest = super().delete_monitored_items(
+            ua.DeleteMonitoredItemsParameters(
+                SubscriptionId=params.SubscriptionId,
+                MonitoredItemIds=[m for m in ids if not sub.load.owns(m)],
             )
         )
-        invalid = _status(StatusCodes.BadMonitoredItemIdInvalid)
-        return [
-            (ua.StatusCode() if m in live else invalid) if sub.load.owns(m) else next(rest)
-            for m in ids
-        ]
+        return _per_item(ids, sub.load, live, rest)
 
     async def set_monitoring_mode(
         self, params: ua.SetMonitoringModeParameters
@@ -443,20 +449,14 @@ class _LoadSubscriptions(SubscriptionService):
         mask = sub.load.select(load)
         sub.load.enabled[mask] = params.MonitoringMode != ua.MonitoringMode.Disabled
         live = set(sub.load.mid[mask].tolist())
-        rest = iter(
-            await super().set_monitoring_mode(
-                ua.SetMonitoringModeParameters(
-                    SubscriptionId=params.SubscriptionId,
-                    MonitoringMode=params.MonitoringMode,
-                    MonitoredItemIds=[m for m in ids if not sub.load.owns(m)],
-                )
+        rest = await super().set_monitoring_mode(
+            ua.SetMonitoringModeParameters(
+                SubscriptionId=params.SubscriptionId,
+                MonitoringMode=params.MonitoringMode,
+                MonitoredItemIds=[m for m in ids if not sub.load.owns(m)],
             )
         )
-        invalid = _status(StatusCodes.BadMonitoredItemIdInvalid)
-        return [
-            (ua.StatusCode() if m in live else invalid) if sub.load.owns(m) else next(rest)
-            for m in ids
-        ]
+        return _per_item(ids, sub.load, live, rest)
 
     def values_published(self) -> int:
         """Return the load values published by the live subscriptions so far."""
