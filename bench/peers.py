@@ -86,7 +86,7 @@ class _DuckDBCursor:
             self.cursor.unregister("batch")
 
 
-def copy_payload(raw: pa.Table) -> bytes:
+def copy_payload(raw: pa.Table) -> bytearray:
     """Encode a raw table as binary COPY with werk's own encoder (the store's write path)."""
     return pgcopy.encode(
         [
@@ -146,5 +146,5 @@ class _PostgresConnection:
                 f"COPY {RAW_TABLE} (series_id, ts, value, quality) FROM STDIN (FORMAT BINARY)"
             ) as copy,
         ):
-            copy.write(data)
+            copy.write(memoryview(data))
         self.conn.commit()

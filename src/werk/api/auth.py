@@ -75,7 +75,7 @@ def _needs(roles: frozenset[Role], what: str, *, everywhere: bool = False) -> ob
 
 async def writer(request: Request) -> Principal:
     """The authenticated caller, if it may ingest (what :data:`Writer` resolves, without
-    FastAPI's dependency machinery: see :class:`werk.api.routes.ingest.IngestFastPath`)."""
+    FastAPI's dependency machinery: see :func:`werk.api.routes.ingest.answer`)."""
     return require(await current_principal(request), INGEST_ROLES, "ingest data", everywhere=True)
 
 

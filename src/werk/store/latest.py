@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -104,6 +104,8 @@ class Blocks:
     quality: npt.NDArray[np.uint8]
     versions: Int64Array
     """Version of each block as read (-1: no row in the database)."""
+    _row_of: Int64Array | None = field(default=None, repr=False, compare=False)
+    """Row of each block number (-1: not here), built on first use; ``ids`` never change."""
 
     @classmethod
     def empty(cls, wanted: Int64Array) -> Blocks:
@@ -156,13 +158,34 @@ class Blocks:
         out["quality"][0] = self.quality[row]
         return out.tobytes()
 
+    def _rows(self, series_ids: Int64Array) -> Int64Array:
+        """Return the row of each series' block, -1 where the block is not here."""
+        row_of = self._row_of
+        if row_of is None:
+            # A lookup table from block number to row: block numbers are small.
+            row_of = np.full(int(self.ids[-1]) + 2 if len(self.ids) else 1, -1, dtype=np.int64)
+            row_of[self.ids] = np.arange(len(self.ids))
+            self._row_of = row_of
+        rows: Int64Array = row_of[np.minimum(series_ids >> _SHIFT, len(row_of) - 1)]
+        return rows
+
+    def holds(self, series_ids: Int64Array) -> bool:
+        """Whether the block of every series in ``series_ids`` is here."""
+        return not len(series_ids) or int(self._rows(series_ids).min()) >= 0
+
+    def subset(self, rows: Int64Array) -> Blocks:
+        """Return a copy of blocks ``rows`` (indices into :attr:`ids`, ascending)."""
+        return Blocks(
+            self.ids[rows],
+            self.ts[rows],
+            self.value[rows],
+            self.quality[rows],
+            self.versions[rows],
+        )
+
     def _flat(self, series_ids: Int64Array) -> Int64Array:
         """Return the index of each series' slot in the flattened (blocks × BLOCK) arrays."""
-        block = series_ids >> _SHIFT
-        # A lookup table from block number to row: block numbers are small.
-        row_of = np.full(int(self.ids.max()) + 2 if len(self.ids) else 1, -1, dtype=np.int64)
-        row_of[self.ids] = np.arange(len(self.ids))
-        rows = row_of[np.minimum(block, len(row_of) - 1)]
+        rows = self._rows(series_ids)
         if len(rows) and int(rows.min()) < 0:
             raise ValueError("series outside the loaded blocks")
         flat: Int64Array = (rows << _SHIFT) | (series_ids & (BLOCK - 1))
@@ -180,7 +203,7 @@ class Blocks:
             return np.zeros(0, dtype=np.int64)
         flat = self._flat(series_ids)
         ts_flat = self.ts.reshape(-1)
-        if int(np.bincount(flat, minlength=self.ts.size).max()) <= 1:
+        if _distinct(flat, self.ts.size):
             # One sample per series (the usual batch): no grouping needed.
             newer = ts >= ts_flat[flat]
             if newer.all():
@@ -266,6 +289,16 @@ class Blocks:
         return _rows_of(flat[old], len(self.ids))
 
 
+def _distinct(flat: Int64Array, size: int) -> bool:
+    """Whether no slot index repeats (``size``: slots in all)."""
+    if len(flat) < 2:
+        return True
+    step = np.diff(flat)
+    if bool((step > 0).all()):  # an edge's point table, in id order: no counting needed
+        return True
+    return int(np.bincount(flat, minlength=size).max()) <= 1
+
+
 def _rows_of(flat: Int64Array, blocks: int) -> Int64Array:
     """Return the distinct block rows that flat slot indices fall in."""
     return np.flatnonzero(np.bincount(flat >> _SHIFT, minlength=blocks)).astype(np.int64)
@@ -279,11 +312,17 @@ class Pending:
     the stored blocks, and a merge takes them (they stay visible to reads until the merge has
     committed, and come back if it fails). Adding and merging follow the merge rule, so merging
     the same samples twice changes nothing.
+
+    The blocks held here keep their layout (every block a write has touched) from one merge to
+    the next, so that adding a batch is a scatter into arrays that are already there, not a copy
+    of everything pending into wider ones; a merge takes only the blocks written since the last.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._blocks = Blocks.empty(np.zeros(0, dtype=np.int64))
+        self._touched = np.zeros(0, dtype=bool)
+        """Per row of ``_blocks``: written since the last take."""
         self._keys: list[str] = []
         self._inflight: Blocks | None = None
         self.since: float | None = None
@@ -303,20 +342,30 @@ class Pending:
     ) -> None:
         """Add a committed batch's samples (its key is cleared from the database on merge)."""
         with self._lock:
-            self._blocks = self._blocks.widen(blocks_of(series_ids))
-            self._blocks.merge(series_ids, ts, value, quality)
+            if not self._blocks.holds(series_ids):
+                self._widen(blocks_of(series_ids))
+            self._touched[self._blocks.merge(series_ids, ts, value, quality)] = True
             self._keys.append(key)
             if self.since is None:
                 self.since = now
+
+    def _widen(self, wanted: Int64Array) -> None:
+        wider = self._blocks.widen(wanted)
+        touched = np.zeros(len(wider.ids), dtype=bool)
+        touched[np.searchsorted(wider.ids, self._blocks.ids)] = self._touched
+        self._blocks, self._touched = wider, touched
 
     def take(self) -> tuple[Blocks, list[str]]:
         """Return everything pending and its batch keys for a merge; call :meth:`merged` or
         :meth:`failed` after it. Reads still see what was taken until then."""
         with self._lock:
-            blocks, keys = self._blocks, self._keys
-            self._inflight = blocks
-            self._blocks, self._keys, self.since = Blocks.empty(blocks.ids[:0]), [], None
-            return blocks, keys
+            taken = self._blocks.subset(np.flatnonzero(self._touched))
+            keys = self._keys
+            self._inflight = taken
+            self._blocks = Blocks.empty(self._blocks.ids)
+            self._touched = np.zeros(len(self._blocks.ids), dtype=bool)
+            self._keys, self.since = [], None
+            return taken, keys
 
     def merged(self) -> None:
         """The merge of what was taken has committed (and the block cache holds it)."""
@@ -327,9 +376,11 @@ class Pending:
         """The merge of what was taken failed: pending again; newer samples added meanwhile
         still win."""
         with self._lock:
+            self._widen(blocks.ids)
             merged = blocks.widen(self._blocks.ids)
             merged.overlay(self._blocks)
             self._blocks, self._inflight = merged, None
+            self._touched = (merged.ts != EMPTY).any(axis=1)
             self._keys = keys + self._keys
             self.since = since if self.since is None else min(since, self.since)
 

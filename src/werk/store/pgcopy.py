@@ -52,9 +52,11 @@ def _encode_rows(
     types: Sequence[str],
     present: Sequence[bool],
     rows: npt.NDArray[np.intp] | None,
-) -> bytes:
+    into: npt.NDArray[np.void] | None = None,
+) -> npt.NDArray[np.void]:
+    """Lay the rows out in binary COPY form (in ``into`` if given: a view of the final buffer)."""
     n = len(columns[0]) if rows is None else len(rows)
-    out = np.empty(n, dtype=_row_dtype(types, present))
+    out = np.empty(n, dtype=_row_dtype(types, present)) if into is None else into
     out["count"] = len(types)
     for i, (column, name, here) in enumerate(zip(columns, types, present, strict=True)):
         if here:
@@ -62,7 +64,7 @@ def _encode_rows(
             out[f"val{i}"] = column if rows is None else column[rows]
         else:
             out[f"len{i}"] = -1
-    return out.tobytes()
+    return out
 
 
 def encode(
@@ -70,8 +72,10 @@ def encode(
     types: Sequence[str],
     *,
     nulls: Sequence[npt.ArrayLike | None] | None = None,
-) -> bytes:
-    """Return a complete binary COPY payload (header, rows, trailer) for ``columns``.
+) -> bytearray:
+    """Return a complete binary COPY payload (header, rows, trailer) for ``columns`` (hand it
+    to ``Copy.write`` as a ``memoryview``: psycopg sends a large buffer in slices, and slices
+    of a memoryview are not copies).
 
     Args:
         columns: One array per column, all of the same length, in the column order of the COPY
@@ -100,7 +104,16 @@ def encode(
     if len(masks) != len(types):
         raise ValueError(f"{len(masks)} null masks but {len(types)} columns")
     if not any(m is not None and m.any() for m in masks):
-        return HEADER + _encode_rows(arrays, types, [True] * len(types), None) + TRAILER
+        # Header, rows and trailer laid out in one buffer: no copy of the rows after encoding.
+        present = [True] * len(types)
+        dtype = _row_dtype(types, present)
+        n = len(arrays[0])
+        buffer = bytearray(len(HEADER) + n * dtype.itemsize + len(TRAILER))
+        buffer[: len(HEADER)] = HEADER
+        buffer[len(buffer) - len(TRAILER) :] = TRAILER
+        view = np.frombuffer(buffer, dtype=dtype, count=n, offset=len(HEADER))
+        _encode_rows(arrays, types, present, None, into=view)
+        return buffer
     # One NULL pattern per row, as a bit set; each pattern is one fixed layout.
     pattern = np.zeros(len(arrays[0]), dtype=np.int64)
     for i, mask in enumerate(masks):
@@ -110,12 +123,12 @@ def encode(
     for value in np.flatnonzero(np.bincount(pattern)):
         rows = np.flatnonzero(pattern == value)
         present = [not (int(value) >> i) & 1 for i in range(len(types))]
-        parts.append(_encode_rows(arrays, types, present, rows))
+        parts.append(_encode_rows(arrays, types, present, rows).tobytes())
     parts.append(TRAILER)
-    return b"".join(parts)
+    return bytearray().join(parts)
 
 
-def decode(data: bytes, types: Sequence[str]) -> list[npt.NDArray[np.generic]]:
+def decode(data: bytes | bytearray, types: Sequence[str]) -> list[npt.NDArray[np.generic]]:
     """Decode a binary COPY payload of fixed-width, non-NULL columns into native numpy arrays.
 
     Raises:

@@ -1,14 +1,16 @@
 """Take batches in: ``POST /api/v1/ingest`` answers 200 only after the batch is committed.
 
-The route is declared here for the OpenAPI document and for callers of the app object; the server
-answers it through :class:`IngestFastPath`, an ASGI middleware that runs the same steps
-(:func:`take`) without FastAPI's routing, dependency resolution and response validation: on a
-10k-sample batch those cost the event loop as much CPU as decoding and writing the batch did.
+The route is declared here for the OpenAPI document; the app answers it through :func:`answer`,
+called by :class:`werk.api.app.WerkApp` before its middleware stack, which runs the same steps
+(:func:`take`) without FastAPI's middleware, routing, dependency resolution and response
+validation: on a 10k-sample batch those cost the event loop as much CPU as decoding and
+writing the batch did.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from typing import Annotated
 
@@ -18,13 +20,15 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from werk.api.auth import Writer, writer
-from werk.api.problems import werk_problem
+from werk.api.problems import problem, werk_problem
 from werk.api.routes.kpi import after_ingest
 from werk.errors import Forbidden, InvalidInput, PayloadTooLarge, WerkError
 from werk.ingest import Ingest
 from werk.sharing.principal import Principal
 
 PATH = "/api/v1/ingest"
+
+log = logging.getLogger("werk.api.ingest")
 
 router = APIRouter(tags=["ingest"])
 
@@ -126,23 +130,25 @@ async def take(request: Request, principal: Principal, idempotency_key: str | No
     return IngestPublic.model_validate(result, from_attributes=True)
 
 
-class IngestFastPath:
-    """ASGI middleware answering ``POST /api/v1/ingest`` with :func:`take` directly; every other
-    request goes on to the app. Same authentication, same problem+json errors, same answer."""
+def answers(scope: Scope) -> bool:
+    """Whether :func:`answer` is the one to answer this ASGI request."""
+    return bool(scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        response: Response
-        try:
-            principal = await writer(request)
-            ack = await take(request, principal, request.headers.get("idempotency-key"))
-            response = Response(ack.model_dump_json(), media_type="application/json")
-        except WerkError as exc:
-            response = werk_problem(request, exc)
-        await response(scope, receive, send)
+async def answer(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer ``POST /api/v1/ingest`` with :func:`take` directly, ahead of the app's middleware,
+    routing, dependency resolution and response validation (see the module docstring). Same
+    authentication, same problem+json errors, same answer as the declared route."""
+    scope["app"] = app  # what Starlette sets for request.app
+    request = Request(scope, receive)
+    response: Response
+    try:
+        principal = await writer(request)
+        ack = await take(request, principal, request.headers.get("idempotency-key"))
+        response = Response(ack.model_dump_json(), media_type="application/json")
+    except WerkError as exc:
+        response = werk_problem(request, exc)
+    except Exception:  # what the middleware stack would have answered: a logged 500
+        log.exception("ingest failed")
+        response = problem(500, "server.error", "the server failed to store the batch")
+    await response(scope, receive, send)
