@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from werk.samples import to_ns
 from werk.store.base import RetentionRule
-from werk.store.latest import BLOCK, EMPTY, BlockCache, Blocks, blocks_of, empty_block
+from werk.store.latest import BLOCK, EMPTY, BlockCache, Blocks, Pending, blocks_of, empty_block
 from werk.store.layouts import LayoutMemo
 from werk.store.resample import twa
 from werk.store.retention import NO_CUTOFF, cutoffs, ordered
@@ -29,6 +29,81 @@ def _i64(values: list[int]) -> npt.NDArray[np.int64]:
 def test_blocks_of() -> None:
     assert blocks_of(_i64([1, 5, BLOCK, 3 * BLOCK + 7, 2])).tolist() == [0, 1, 3]
     assert blocks_of(_i64([])).tolist() == []
+
+
+_Newest = dict[int, tuple[int, float, int]]
+
+
+def _apply(model: _Newest, rows: list[tuple[int, int, float, int]]) -> None:
+    """The merge rule, row by row: a sample as new or newer than the one kept replaces it."""
+    for sid, ts, value, quality in rows:
+        if sid not in model or ts >= model[sid][0]:
+            model[sid] = (ts, value, quality)
+
+
+_ROW = st.tuples(
+    st.integers(0, 4 * BLOCK),  # series ids over five blocks
+    st.integers(0, 5),  # few timestamps: ties are common
+    st.floats(-10, 10, allow_nan=False),
+    st.integers(0, 2),
+)
+_STEP = st.one_of(
+    st.tuples(st.just("add"), st.lists(_ROW, max_size=30)),
+    st.tuples(st.just("take"), st.booleans()),  # then merged (True) or failed (False)
+)
+
+
+@settings(max_examples=150)
+@given(st.lists(_STEP, max_size=25))
+def test_pending_follows_the_merge_rule(steps: list[tuple[str, object]]) -> None:
+    """What reads see of Pending (its snapshot) is always the newest of every sample added and
+    not yet merged, whatever adds, takes, merges and failed merges came in between; and a take
+    hands over exactly what was added since the last one, in the blocks it touched."""
+    pending = Pending()
+    unmerged: _Newest = {}  # what a read must see
+    since_take: _Newest = {}
+    for kind, arg in steps:
+        if kind == "add":
+            rows = arg
+            assert isinstance(rows, list)
+            ids = _i64([r[0] for r in rows])
+            pending.add(
+                "k",
+                ids,
+                _i64([r[1] for r in rows]),
+                np.array([r[2] for r in rows], dtype=np.float64),
+                np.array([r[3] for r in rows], dtype=np.uint8),
+                0.0,
+            )
+            _apply(unmerged, rows)
+            _apply(since_take, rows)
+        else:
+            taken, _ = pending.take()
+            assert taken.ids.tolist() == sorted({sid // BLOCK for sid in since_take})
+            if since_take:
+                present, ts, _, _ = taken.gather(_i64(sorted(since_take)))
+                assert present.all()
+                assert ts.tolist() == [since_take[sid][0] for sid in sorted(since_take)]
+            if arg:
+                pending.merged()
+                unmerged = {}
+                # what was added meanwhile (nothing here) stays; the merged part is stored
+            else:
+                pending.failed(taken, ["k"], 0.0)
+            since_take = {} if arg else dict(unmerged)
+        seen = pending.snapshot(np.arange(5, dtype=np.int64))
+        if not unmerged:
+            assert seen is None or not (seen.ts != EMPTY).any()
+            continue
+        assert seen is not None
+        ids = _i64(sorted(unmerged))
+        present, ts, value, quality = seen.gather(ids)
+        assert present.all()
+        assert ts.tolist() == [unmerged[i][0] for i in sorted(unmerged)]
+        assert value.tolist() == [unmerged[i][1] for i in sorted(unmerged)]
+        assert quality.tolist() == [unmerged[i][2] for i in sorted(unmerged)]
+        others = np.setdiff1d(np.arange(5 * BLOCK), ids)
+        assert not seen.gather(others)[0].any()
 
 
 def test_merge_rules() -> None:

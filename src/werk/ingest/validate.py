@@ -32,7 +32,7 @@ from werk.samples import (
     EventKind,
     to_ns,
 )
-from werk.store.layouts import LayoutMemo
+from werk.store.layouts import LayoutMemo, one_array
 
 EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 _PATH_RE: Final = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?){0,5}$"
@@ -111,8 +111,7 @@ def _require(table: pa.Table, names: tuple[str, ...] | list[str], what: str) -> 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[Any]:
     """The values of a numeric column without nulls, as numpy (no copy for one chunk)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    column = one_array(column)
     if pa.types.is_timestamp(column.type):
         column = column.view(pa.int64())
     values: npt.NDArray[Any] = column.to_numpy(zero_copy_only=False)

@@ -45,6 +45,10 @@ BLOCK_DTYPE: Final = np.dtype(
 Int64Array = npt.NDArray[np.int64]
 
 
+class OutsideBlocks(ValueError):
+    """A series whose block is not among the blocks at hand."""
+
+
 def empty_block() -> bytes:
     """Return the payload of a block with no samples."""
     block = np.zeros(1, dtype=BLOCK_DTYPE)
@@ -169,10 +173,6 @@ class Blocks:
         rows: Int64Array = row_of[np.minimum(series_ids >> _SHIFT, len(row_of) - 1)]
         return rows
 
-    def holds(self, series_ids: Int64Array) -> bool:
-        """Whether the block of every series in ``series_ids`` is here."""
-        return not len(series_ids) or int(self._rows(series_ids).min()) >= 0
-
     def subset(self, rows: Int64Array) -> Blocks:
         """Return a copy of blocks ``rows`` (indices into :attr:`ids`, ascending)."""
         return Blocks(
@@ -187,7 +187,7 @@ class Blocks:
         """Return the index of each series' slot in the flattened (blocks × BLOCK) arrays."""
         rows = self._rows(series_ids)
         if len(rows) and int(rows.min()) < 0:
-            raise ValueError("series outside the loaded blocks")
+            raise OutsideBlocks("series outside the loaded blocks")
         flat: Int64Array = (rows << _SHIFT) | (series_ids & (BLOCK - 1))
         return flat
 
@@ -342,9 +342,12 @@ class Pending:
     ) -> None:
         """Add a committed batch's samples (its key is cleared from the database on merge)."""
         with self._lock:
-            if not self._blocks.holds(series_ids):
+            try:
+                changed = self._blocks.merge(series_ids, ts, value, quality)
+            except OutsideBlocks:  # raised before anything changed
                 self._widen(blocks_of(series_ids))
-            self._touched[self._blocks.merge(series_ids, ts, value, quality)] = True
+                changed = self._blocks.merge(series_ids, ts, value, quality)
+            self._touched[changed] = True
             self._keys.append(key)
             if self.since is None:
                 self.since = now

@@ -29,9 +29,11 @@ ROWS: Final = 1_000_000
 """Rows (summed over its layouts) a memo keeps by default."""
 
 
-def _flat(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+def one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Return a column as one array: its only chunk as it is (``combine_chunks`` would copy
+    even that one), several chunks concatenated."""
     if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     return column
 
 
@@ -69,7 +71,7 @@ class LayoutMemo(Generic[V]):
 
     def get(self, *columns: pa.Array | pa.ChunkedArray) -> V | None:
         """Return the value kept for exactly these columns, or None."""
-        flat = tuple(_flat(c) for c in columns)
+        flat = tuple(one_array(c) for c in columns)
         key = self._key(flat)
         with self._lock:
             candidates = self._entries.get(key)
@@ -84,7 +86,7 @@ class LayoutMemo(Generic[V]):
 
     def put(self, value: V, *columns: pa.Array | pa.ChunkedArray) -> None:
         """Keep ``value`` for these columns; the least recently used go beyond the bounds."""
-        flat = tuple(_flat(c) for c in columns)
+        flat = tuple(one_array(c) for c in columns)
         rows = len(flat[0]) if flat else 0
         if rows > self._rows:
             return

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from werk.store.layouts import LayoutMemo
+from werk.store.layouts import LayoutMemo, one_array
 
 Int64Array = npt.NDArray[np.int64]
 Hasher = Callable[[pa.Array, pa.Array], npt.NDArray[np.uint64]]
@@ -304,8 +304,7 @@ class SeriesIndex:
 
 
 def _flat(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = one_array(column)
     if column.type != pa.string():
         column = column.cast(pa.string())
     return column

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from werk.errors import InvalidInput
 from werk.samples import EVENT_SCHEMA, UTC_NS
+from werk.store.layouts import one_array
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -79,14 +80,14 @@ def column_of(table: pa.Table, name: str, kind: pa.DataType) -> pa.Array:
             key="store.invalid_column",
             column=name,
         ) from exc
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return one_array(column)
 
 
 def sample_columns(table: pa.Table | pa.RecordBatch) -> SampleColumns:
     """Normalise a sample batch (:data:`werk.samples.SAMPLE_SCHEMA`, optional status)."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    ts = column_of(table, "ts", UTC_NS).cast(pa.int64())
+    ts = column_of(table, "ts", UTC_NS).view(pa.int64())
     status = status_null = None
     if "status" in table.column_names:
         column = column_of(table, "status", pa.uint32())
