@@ -393,6 +393,9 @@ class SqlStore(ABC, Generic[C]):
         until commit), so everything above the last id read is everything new.
         """
         with self._series_lock, self._reading() as c:
+            top = self._rows(c, self._q(sql.SERIES_TOP))[0][0]
+            if top is None or int(top) <= self._series.synced_id:
+                return
             self._learn_series(
                 self._table(c, self._q(sql.SERIES_SINCE), (self._series.synced_id,), _SINCE)
             )

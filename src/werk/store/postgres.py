@@ -631,15 +631,20 @@ class PostgresStore(SqlStore[Connection]):
     def _latest_blocks(
         self, prefix: str | None, signals: list[str] | None
     ) -> tuple[Selection, Blocks | None]:
-        # New series and the version of every block in one round trip: which blocks the
-        # selection needs is known only after the series are, and all versions are a few
-        # bytes a block.
+        # Whether there are new series, and the version of every block, in one round trip:
+        # which blocks the selection needs is known only after the series are, and all versions
+        # are a few bytes a block. New series (rare) cost a second trip.
         with self._reading() as c:
             with self._series_lock:
                 with c.pipeline():
-                    new = c.execute(sql.SERIES_SINCE.postgres, (self._series.synced_id,))
+                    top = c.execute(sql.SERIES_TOP.postgres)
                     every = c.execute("SELECT block, version FROM latest_blocks")
-                rows = new.fetchall()
+                newest = top.fetchone()
+                rows = []
+                if newest and newest[0] is not None and int(newest[0]) > self._series.synced_id:
+                    rows = c.execute(
+                        sql.SERIES_SINCE.postgres, (self._series.synced_id,)
+                    ).fetchall()
                 if rows:
                     ids, paths, names = zip(*rows, strict=True)
                     self._learn_series(

@@ -43,6 +43,9 @@ ADD_VERSION: Final = Sql.same(
 
 # -- series ---------------------------------------------------------------------------------
 SERIES_SINCE: Final = Sql.same("SELECT id, path, signal FROM series WHERE id > ? ORDER BY id")
+SERIES_TOP: Final = Sql.same("SELECT max(id) FROM series")
+"""Asked before :data:`SERIES_SINCE`: an index's last entry, whatever the table's statistics say
+(PostgreSQL plans ``id > ?`` as a scan of the whole table until it has analysed it)."""
 SERIES_LIST: Final = Sql.same(
     "SELECT id, path, signal, unit, value_type FROM series "
     "WHERE ? = '' OR path = ? OR starts_with(path, ?) ORDER BY path, signal"
