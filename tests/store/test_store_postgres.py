@@ -297,3 +297,46 @@ def test_latest_left_by_a_killed_process_is_recovered(pg_url: str) -> None:
         assert other.latest().column("value").to_pylist() == [2.0, 7.0]
     finally:
         other.close()
+
+
+def _last_analyze(url: str, table: str) -> object:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s", (table,)
+        ).fetchone()
+    return row[0] if row else None
+
+
+def test_a_grown_partition_is_analysed_by_the_merger(pg_url: str) -> None:
+    """The planner's statistics follow the writes (autovacuum's own pass may come much later):
+    a partition grown past the threshold is analysed by the merger thread by itself, and one
+    grown by less than it already held is not analysed again."""
+    store = PostgresStore(pg_url, analyze_after_rows=2_000)
+    store.migrate()
+    try:
+        monday = ns("2026-03-30T00:00:00")
+        week = partition_name(int(week_of(np.array([monday]))[0]))
+        rows = [(M1, f"s{k % 50}", monday + k * SECOND, float(k), 0) for k in range(3_000)]
+        store.write("big", sample_table(rows))
+        deadline = time.monotonic() + 20
+        while _last_analyze(pg_url, week) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = _last_analyze(pg_url, week)
+        assert first is not None, "the merger did not analyse the grown partition"
+        more = [(M1, "t", monday + DAY + k * SECOND, 1.0, 0) for k in range(2_500)]
+        store.write("more", sample_table(more))  # 2,500 more onto 3,000: not yet twice the size
+        assert store.analyze_grown() == []
+        assert _last_analyze(pg_url, week) == first
+    finally:
+        store.close()
+
+
+def test_statistics_skip_a_partition_retention_dropped(pg: PostgresStore, pg_url: str) -> None:
+    pg.analyze_after_rows = 10**9  # nothing analysed while writing
+    old = ns("2026-01-05T00:00:00")
+    pg.write("old", sample_table([(M1, "v", old + k * SECOND, 1.0, 0) for k in range(100)]))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE {partition_name(int(week_of(np.array([old]))[0]))}")
+    pg.analyze_after_rows = 1
+    assert pg.analyze_grown() == []  # forgotten, not an error
+    assert pg.analyze_grown() == []

@@ -239,14 +239,22 @@ AGGREGATE: Final = Sql(
     " GROUP BY sel.rank, e.idx ORDER BY sel.rank, e.idx",
     postgres="SELECT string_agg(int4send(sel.rank) || int4send(q.bucket) || float8send(q.value)"
     " || int8send(q.n), ''::bytea ORDER BY sel.rank, q.bucket) FROM ("
-    " SELECT s.series_id, width_bucket(s.ts, %s::int8[]) - 1 AS bucket, {expr} AS value,"
+    " SELECT s.series_id, {bucket} AS bucket, {expr} AS value,"
     " count(*) AS n FROM samples s WHERE s.series_id = ANY(%s::int4[])"
     " AND s.ts >= %s AND s.ts < %s AND s.quality < 2 GROUP BY 1, 2) q"
     f" JOIN {_PG_SEL} ON q.series_id = sel.id",
 )
 """PostgreSQL filters by ``series_id = ANY(ids)`` and joins the ranks after aggregating: joined
 before, the planner guessed 1 % of the rows it got and sorted 4.3M rows on disk for a line's month
-(2.2 s) instead of hashing 36k groups (0.9 s). Parameters: edges, ids, start, end, ids, ranks."""
+(2.2 s) instead of hashing 36k groups (0.9 s). ``{bucket}`` is :data:`PG_BUCKET_EVEN` or
+:data:`PG_BUCKET_EDGES`. Parameters: those of the bucket, ids, start, end, ids, ranks."""
+
+PG_BUCKET_EVEN: Final = "((s.ts - %s::int8) / %s::int8)::int4"
+"""Bucket of a sample when the edges are evenly spaced (first edge, width): arithmetic, where
+width_bucket bisects the edges array with a comparison function call per step (4.3M samples into
+720 hourly buckets: 1.4 s against 0.4 s)."""
+PG_BUCKET_EDGES: Final = "width_bucket(s.ts, %s::int8[]) - 1"
+"""Bucket of a sample for uneven edges (a daylight-saving change, months): bisects the edges."""
 
 LAST_BEFORE: Final = Sql(
     duckdb="SELECT s.series_id, max(s.ts), arg_max(s.value, s.ts), arg_max(s.quality, s.ts)"
