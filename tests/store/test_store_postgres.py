@@ -311,24 +311,53 @@ def test_a_grown_partition_is_analysed_by_the_merger(pg_url: str) -> None:
     """The planner's statistics follow the writes (autovacuum's own pass may come much later):
     a partition grown past the threshold is analysed by the merger thread by itself, and one
     grown by less than it already held is not analysed again."""
-    store = PostgresStore(pg_url, analyze_after_rows=2_000)
+    store = PostgresStore(pg_url, analyze_after_rows=20_000)
     store.migrate()
     try:
         monday = ns("2026-03-30T00:00:00")
         week = partition_name(int(week_of(np.array([monday]))[0]))
-        rows = [(M1, f"s{k % 50}", monday + k * SECOND, float(k), 0) for k in range(3_000)]
+        rows = [(M1, f"s{k % 50}", monday + k * SECOND, float(k), 0) for k in range(30_000)]
         store.write("big", sample_table(rows))
         deadline = time.monotonic() + 20
         while _last_analyze(pg_url, week) is None and time.monotonic() < deadline:
             time.sleep(0.2)
         first = _last_analyze(pg_url, week)
         assert first is not None, "the merger did not analyse the grown partition"
-        more = [(M1, "t", monday + DAY + k * SECOND, 1.0, 0) for k in range(2_500)]
-        store.write("more", sample_table(more))  # 2,500 more onto 3,000: not yet twice the size
+        assert _indexes(pg_url, week) == [f"{week}_ts"]  # a closed week: BRIN on ts
+        # 25,000 more onto 30,000: not yet twice the size; new pages past the summarised ranges
+        more = [(M1, "t", monday + DAY + k * SECOND, 1.0, 0) for k in range(25_000)]
+        store.write("more", sample_table(more))
         assert store.analyze_grown() == []
         assert _last_analyze(pg_url, week) == first
+        store.summarise_indexed()  # (if the merger has not yet)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            left = conn.execute("SELECT brin_summarize_new_values(%s::regclass)", (f"{week}_ts",))
+            assert left.fetchall() == [(0,)]  # the later rows' pages were summarised already
     finally:
         store.close()
+
+
+def _indexes(url: str, table: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))
+        return [str(r[0]) for r in rows.fetchall()]
+
+
+def test_the_week_being_written_gets_no_index(pg: PostgresStore, pg_url: str) -> None:
+    """Only weeks that have ended get the BRIN index: the current one is written at full speed."""
+    pg.analyze_after_rows = 1_000
+    now = time.time_ns()
+    rows = [(M1, "v", now - k * SECOND, 1.0, 0) for k in range(1_500)]
+    pg.write("now", sample_table(rows))
+    weeks = {partition_name(int(w)) for w in week_of(np.array([r[2] for r in rows]))}
+    pg.analyze_grown()  # (or the merger did, by now or soon)
+    deadline = time.monotonic() + 20
+    while any(_last_analyze(pg_url, w) is None for w in weeks) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(_last_analyze(pg_url, w) is not None for w in weeks)  # analysed: yes
+    pg.index_closed()
+    for week in weeks:  # ended less than INDEX_CLOSED_AFTER_S ago, if at all
+        assert _indexes(pg_url, week) == []
 
 
 def test_statistics_skip_a_partition_retention_dropped(pg: PostgresStore, pg_url: str) -> None:
