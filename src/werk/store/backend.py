@@ -393,12 +393,16 @@ class SqlStore(ABC, Generic[C]):
         until commit), so everything above the last id read is everything new.
         """
         with self._series_lock, self._reading() as c:
-            top = self._rows(c, self._q(sql.SERIES_TOP))[0][0]
-            if top is None or int(top) <= self._series.synced_id:
-                return
-            self._learn_series(
-                self._table(c, self._q(sql.SERIES_SINCE), (self._series.synced_id,), _SINCE)
-            )
+            self._catch_up(c, self._rows(c, self._q(sql.SERIES_TOP))[0][0])
+
+    def _catch_up(self, c: C, top: int | None) -> None:
+        """Learn the series above the last id read, if the registry's highest id (``top``, from
+        :data:`werk.store.sql.SERIES_TOP`) says there are any (hold the series lock)."""
+        if top is None or int(top) <= self._series.synced_id:
+            return
+        self._learn_series(
+            self._table(c, self._q(sql.SERIES_SINCE), (self._series.synced_id,), _SINCE)
+        )
 
     def _learn_series(self, new: pa.Table) -> None:
         """Add series read back from the registry (columns id, path, signal) to the index."""

@@ -775,22 +775,7 @@ class PostgresStore(SqlStore[Connection]):
                     top = c.execute(sql.SERIES_TOP.postgres)
                     every = c.execute("SELECT block, version FROM latest_blocks")
                 newest = top.fetchone()
-                rows = []
-                if newest and newest[0] is not None and int(newest[0]) > self._series.synced_id:
-                    rows = c.execute(
-                        sql.SERIES_SINCE.postgres, (self._series.synced_id,)
-                    ).fetchall()
-                if rows:
-                    ids, paths, names = zip(*rows, strict=True)
-                    self._learn_series(
-                        pa.table(
-                            {
-                                "id": pa.array(ids, pa.int64()),
-                                "path": pa.array(paths, pa.string()),
-                                "signal": pa.array(names, pa.string()),
-                            }
-                        )
-                    )
+                self._catch_up(c, newest[0] if newest else None)
             versions = {int(b): int(v) for b, v in every.fetchall()}
             positions = self._series.select(prefix, signals)
             selection = Selection(positions, self._series.ids[positions])
