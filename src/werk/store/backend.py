@@ -8,15 +8,27 @@ So the two backends cannot drift apart in behaviour, only in SQL, and the SQL si
 :mod:`werk.store.sql` and :mod:`werk.store.schema`.
 
 A write, in one transaction: claim the batch key in the ledger (a key seen before returns the
-original result and stores nothing); register unknown series; append the samples; merge the
-batch's newest sample per series into the latest blocks; append the events; record how many
-series were new. The in-memory series index learns new ids only after the commit.
+original result and stores nothing) and record it in ``latest_pending``; register unknown series;
+append the samples; append the events; record how many series were new. The in-memory series
+index learns new ids only after the commit.
+
+Latest values are merged *behind* the writes: after the commit the batch's newest sample per
+series waits in memory (:class:`werk.store.latest.Pending`), and a merger thread folds everything
+pending into the latest blocks every ``latest_delay_s`` (0.5 s), many batches in one block update,
+then deletes their ``latest_pending`` rows. Reads in this process lay what is pending over the
+stored blocks, so ``latest()`` and the carried values of range reads see every committed sample
+at once. Batches a process that died left in ``latest_pending`` are recovered by re-reading their
+ts range of samples (:meth:`SqlStore.recover_latest`); merging is idempotent. Rewriting the blocks
+in each batch's own transaction (``latest_delay_s=0``, still supported) cost DuckDB a third of
+its write time for 100k-sample batches and PostgreSQL a third again on top of the COPY.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -31,7 +43,14 @@ import pyarrow as pa
 from werk.assets.document import assets_from_data, assets_to_data
 from werk.assets.model import AssetModel
 from werk.assets.paths import validate_path
-from werk.errors import Conflict, InvalidInput, MigrationError, NotFound, StoreError
+from werk.errors import (
+    Conflict,
+    InvalidInput,
+    MigrationError,
+    NotFound,
+    StoreError,
+    WerkError,
+)
 from werk.samples import EVENT_SCHEMA, UTC_NS, from_ns, to_ns
 from werk.store import sql
 from werk.store.base import (
@@ -48,7 +67,7 @@ from werk.store.base import (
     chain_hash,
 )
 from werk.store.buckets import bucket_edges, check_bucket, zone
-from werk.store.latest import BlockCache, Blocks, blocks_of, empty_block
+from werk.store.latest import BlockCache, Blocks, Pending, blocks_of, empty_block
 from werk.store.resample import twa
 from werk.store.retention import NO_CUTOFF, check_rule, cutoffs, ordered
 from werk.store.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, Dialect
@@ -67,6 +86,22 @@ C = TypeVar("C")
 """A backend's handle for one unit of work (a DuckDB cursor, a psycopg connection)."""
 
 Int64Array = npt.NDArray[np.int64]
+
+log = logging.getLogger(__name__)
+
+LATEST_DELAY_S: Final = 0.5
+"""Default seconds a committed sample may wait before it is merged into the stored blocks."""
+RECOVER_AFTER_S: Final = 30.0
+"""A pending batch this old was written by a process that died: re-read and merge its range."""
+
+_NEWEST: Final = pa.schema(
+    [
+        ("series_id", pa.int64()),
+        ("ts", pa.int64()),
+        ("value", pa.float64()),
+        ("quality", pa.uint8()),
+    ]
+)
 
 ROLES: Final = ("admin", "edge", "engineer", "viewer")
 
@@ -115,12 +150,29 @@ class SqlStore(ABC, Generic[C]):
     dialect: ClassVar[Dialect]
 
     def __init__(
-        self, url: str, series: SeriesIndex | None = None, blocks: BlockCache | None = None
+        self,
+        url: str,
+        series: SeriesIndex | None = None,
+        blocks: BlockCache | None = None,
+        *,
+        pending: Pending | None = None,
+        merging: threading.Lock | None = None,
+        latest_delay_s: float = LATEST_DELAY_S,
     ) -> None:
         self.url = url
         self._series = series if series is not None else SeriesIndex()
         self._blocks = blocks if blocks is not None else BlockCache()
         self._series_lock = threading.Lock()
+        self.latest_delay_s = latest_delay_s
+        """Seconds a committed sample may wait before it is merged into the stored latest
+        blocks (0: merged in the write's own transaction)."""
+        self._pending = pending if pending is not None else Pending()
+        self._merging = merging if merging is not None else threading.Lock()
+        """Held by a merge (or a recovery) from taking what is pending until it is stored."""
+        self._wake = threading.Event()
+        self._closing = False
+        self._merger: threading.Thread | None = None
+        self._merger_lock = threading.Lock()
 
     # -- primitives every backend provides -----------------------------------------------------
     @abstractmethod
@@ -209,14 +261,24 @@ class SqlStore(ABC, Generic[C]):
     def _merge_latest(
         self, c: C, batch_key: str, series_ids: Int64Array, batch: SampleColumns
     ) -> list[tuple[int, int, bytes]]:
-        """Merge the batch into the latest blocks (locked); return what to cache after commit."""
+        """Merge the batch into the latest blocks (locked); return what to cache after commit.
+
+        With ``latest_delay_s`` > 0 nothing is merged here: the claim recorded the batch in
+        ``latest_pending`` and :meth:`_written` hands its samples to the merger."""
+        if self.latest_delay_s > 0:
+            return []
         blocks = self._load_blocks(c, blocks_of(series_ids), for_update=True)
         changed = blocks.merge(series_ids, batch.ts, batch.value, batch.quality)
         return self._save_blocks(c, blocks, changed)
 
     def _written(self, batch_key: str, series_ids: Int64Array, batch: SampleColumns) -> None:
-        """Called once a batch with samples has committed (a backend that merges latest
-        blocks behind its writes takes the samples here)."""
+        """Called once a batch with samples has committed: with ``latest_delay_s`` > 0 its
+        newest samples wait in memory for the merger."""
+        if self.latest_delay_s > 0:
+            self._pending.add(
+                batch_key, series_ids, batch.ts, batch.value, batch.quality, time.monotonic()
+            )
+            self._start_merger()
 
     def _prepare_write(self, ts: Int64Array) -> None:
         """Get ready for samples with these timestamps (outside the write transaction)."""
@@ -259,7 +321,21 @@ class SqlStore(ABC, Generic[C]):
     ) -> Blocks:
         """Return the latest blocks ``block_ids`` (sorted), payloads from the cache where its
         version is current. With ``for_update`` the rows are created if missing and locked;
-        ``versions`` (of every existing block, read just before) spares reading them again."""
+        ``versions`` (of every existing block, read just before) spares reading them again.
+        A read (not ``for_update``) also sees the samples waiting to be merged."""
+        if not for_update:
+            # A read: what this process committed but has not merged yet counts too. The
+            # snapshot comes first: whatever a merge clears from it after this was stored before.
+            pending = self._pending.snapshot(block_ids)
+            blocks = self._stored_blocks(c, block_ids, for_update=False, versions=versions)
+            if pending is not None:
+                blocks.overlay(pending)
+            return blocks
+        return self._stored_blocks(c, block_ids, for_update=True, versions=versions)
+
+    def _stored_blocks(
+        self, c: C, block_ids: Int64Array, *, for_update: bool, versions: dict[int, int] | None
+    ) -> Blocks:
         wanted = [int(b) for b in block_ids]
         if versions is not None and not for_update:
             found = [(b, versions[b]) for b in wanted if b in versions]
@@ -384,6 +460,120 @@ class SqlStore(ABC, Generic[C]):
     def close(self) -> None:
         """Release the series index."""
         self._series.close()
+
+    # -- latest merged behind the writes -----------------------------------------------------
+    def _merger_period(self) -> float | None:
+        """Seconds between the merger's rounds; None: no merger thread."""
+        return self.latest_delay_s if self.latest_delay_s > 0 else None
+
+    def _start_merger(self) -> None:
+        if self._merger is not None or self._closing or self._merger_period() is None:
+            return
+        with self._merger_lock:
+            if self._merger is None:
+                self._merger = threading.Thread(
+                    target=self._merge_loop, name="werk-store-latest", daemon=True
+                )
+                self._merger.start()
+
+    def _stop_merging(self, timeout: float) -> None:
+        """Stop the merger and merge what is pending now (left for recovery if that fails)."""
+        self._closing = True
+        self._wake.set()
+        if self._merger is not None:
+            self._merger.join(timeout=timeout)
+        try:
+            self.merge_latest()
+        except WerkError as exc:  # kept in latest_pending: the next process merges it
+            log.warning("latest values not merged at close, left for recovery: %s", exc)
+
+    def _chores(self) -> None:
+        """Upkeep a backend's merger does on every round (after merging)."""
+
+    def merge_latest(self) -> int:
+        """Merge every pending batch's newest samples into the stored latest blocks now; return
+        how many batches that was. Runs by itself ``latest_delay_s`` after a write.
+
+        Raises:
+            StoreUnavailable: The database is unreachable (what was pending stays pending).
+        """
+        with self._merging:
+            since = self._pending.since
+            pending, keys = self._pending.take()
+            if not keys:
+                return 0
+            try:
+                saved = self._store_merge(pending, keys)
+            except BaseException:
+                self._pending.failed(pending, keys, since or time.monotonic())
+                raise
+            self._blocks.put(saved)
+            self._pending.merged()
+            return len(keys)
+
+    def _store_merge(self, pending: Blocks, keys: list[str]) -> list[tuple[int, int, bytes]]:
+        with self._writing() as c:
+            blocks = self._load_blocks(c, pending.ids, for_update=True)
+            saved = self._save_blocks(c, blocks, blocks.overlay(pending))
+            if keys:
+                self._execute(c, self._q(sql.PENDING_DROP), (keys,))
+        return saved
+
+    def recover_latest(self, older_than_s: float = RECOVER_AFTER_S) -> int:
+        """Merge the batches that a process which died left in ``latest_pending`` (older than
+        ``older_than_s``): re-read their ts range of samples, newest per series, and merge it.
+        Merging is idempotent, so a batch its own process still merges later changes nothing.
+        Return how many batches were recovered."""
+        cutoff = time.time_ns() - int(older_than_s * 1e9)
+        with self._reading() as c:
+            rows = self._rows(c, self._q(sql.PENDING_OLD), (cutoff,))
+        if not rows:
+            return 0
+        keys = [str(r[0]) for r in rows]
+        # Overlapping ranges are read once.
+        spans: list[list[int]] = []
+        for _, lo, hi in rows:
+            if spans and lo <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], int(hi))
+            else:
+                spans.append([int(lo), int(hi)])
+        with self._merging:
+            for lo, hi in spans:
+                with self._reading() as c:
+                    newest = self._table(c, self._q(sql.NEWEST_IN), (lo, hi), _NEWEST)
+                if not newest.num_rows:
+                    continue
+                ids = np.asarray(newest.column(0).to_numpy(), dtype=np.int64)
+                found = Blocks.empty(blocks_of(ids))
+                found.merge(
+                    ids,
+                    np.asarray(newest.column(1).to_numpy(), dtype=np.int64),
+                    np.asarray(newest.column(2).to_numpy(), dtype=np.float64),
+                    np.asarray(newest.column(3).to_numpy(), dtype=np.uint8),
+                )
+                self._blocks.put(self._store_merge(found, []))
+            with self._writing() as c:
+                self._execute(c, self._q(sql.PENDING_DROP), (keys,))
+        log.info("merged the latest values of %d batches a stopped process left", len(keys))
+        return len(keys)
+
+    def _merge_loop(self) -> None:
+        period = self._merger_period() or 1.0
+        while not self._closing:
+            since = self._pending.since
+            now = time.monotonic()
+            wait = period if since is None else since + period - now
+            if wait > 0 and self._wake.wait(wait):
+                self._wake.clear()
+                continue
+            try:
+                if self._pending.since is not None:
+                    self.merge_latest()
+                self._chores()
+            except Exception as exc:  # the database is away: keep what is pending, try again
+                if not isinstance(exc, WerkError):
+                    log.exception("merging latest values failed; retrying")
+                self._wake.wait(max(self.latest_delay_s, 1.0))
 
     # -- series ------------------------------------------------------------------------------
     def _refresh_series(self) -> None:
@@ -841,6 +1031,8 @@ class SqlStore(ABC, Generic[C]):
         rules = self.retention_rules()
         if not rules:
             return 0
+        # Pending latest values first: what the rules clear must not come back with a merge.
+        self.merge_latest()
         self._refresh_series()
         ids = self._series.ids
         cut = cutoffs(self._series.paths, rules, now)

@@ -13,6 +13,10 @@ and one series index, so FastAPI's thread pool may call any store method from an
 Sets of ids and batches reach SQL as Arrow tables registered on the cursor, so DuckDB reads them
 without a copy.
 
+Latest values are merged behind the writes (see :mod:`werk.store.backend`); what is pending is
+shared by every store on the file in this process, and a process that opens the file merges what
+one that died left in ``latest_pending`` (no other process can have had it open since).
+
 Being the only writer lets a write skip two queries the shared algorithm asks for: the versions
 of the latest blocks come from a map read once and kept up to date on every commit (under the
 write lock), and a batch key is claimed by looking it up and inserting it, both under the lock,
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,8 +42,8 @@ import pyarrow as pa
 
 from werk.errors import ConfigError, StoreError, StoreUnavailable, WerkError
 from werk.store import sql
-from werk.store.backend import Int64Array, Selection, SqlStore
-from werk.store.latest import BlockCache
+from werk.store.backend import LATEST_DELAY_S, Int64Array, Selection, SqlStore
+from werk.store.latest import BlockCache, Pending
 from werk.store.schema import Dialect
 from werk.store.series import SeriesIndex
 from werk.store.tables import SampleColumns
@@ -68,8 +73,13 @@ class _Database:
     versions: dict[int, int] | None = None
     """Version of every latest block row as committed, read once, then kept by the writer
     (under ``write_lock``; this process is the only writer of the file)."""
-    pending: dict[int, int] = field(default_factory=dict)
+    written: dict[int, int] = field(default_factory=dict)
     """Block versions written by the open transaction, applied to ``versions`` on commit."""
+    behind: Pending = field(default_factory=Pending)
+    """Newest samples of committed batches not yet merged into the latest blocks."""
+    merging: threading.Lock = field(default_factory=threading.Lock)
+    recovered: bool = False
+    """Whether what a process that died left in ``latest_pending`` has been merged."""
 
 
 _OPEN: dict[str, _Database] = {}
@@ -121,7 +131,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
     backend = "duckdb"
     dialect: ClassVar[Dialect] = "duckdb"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, latest_delay_s: float = LATEST_DELAY_S) -> None:
         path = database_path(url)
         with _OPEN_LOCK:
             db = _OPEN.get(path) if path != ":memory:" else None
@@ -131,7 +141,14 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 if path != ":memory:":
                     _OPEN[path] = db
             db.users += 1
-        super().__init__(url, db.series, db.blocks)
+        super().__init__(
+            url,
+            db.series,
+            db.blocks,
+            pending=db.behind,
+            merging=db.merging,
+            latest_delay_s=latest_delay_s,
+        )
         self._db = db
         self._closed = False
 
@@ -144,6 +161,9 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
         """Release this store; the file closes when the last store on it in the process does."""
         if self._closed:
             return
+        # What is pending is shared by every store on the file: the last one to close, or
+        # any merger still running, stores it.
+        self._stop_merging(timeout=10.0)
         self._closed = True
         with _OPEN_LOCK:
             self._db.users -= 1
@@ -183,13 +203,13 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
     def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._db.write_lock, self._errors():
             writer = self._db.writer
-            self._db.pending.clear()
+            self._db.written.clear()
             writer.execute("BEGIN TRANSACTION")
             try:
                 yield writer
                 writer.execute("COMMIT")
                 if self._db.versions is not None:
-                    self._db.versions.update(self._db.pending)
+                    self._db.versions.update(self._db.written)
             except BaseException:
                 # What the transaction wrote to latest_blocks is unknown now: read it again.
                 self._db.versions = None
@@ -294,7 +314,20 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
         if c.execute(sql.LEDGER_HAS.duckdb, [batch_key]).fetchall():
             return False
         c.execute(sql.LEDGER_INSERT.duckdb, [batch_key, committed_ns, samples, events, source])
+        if ts_range is not None and self.latest_delay_s > 0:
+            c.execute(sql.PENDING_ADD.duckdb, [batch_key, *ts_range, time.time_ns()])
         return True
+
+    def migrate(self) -> int:
+        """See :meth:`SqlStore.migrate`; then merge what a process that died left pending
+        (once per file and process: no other process can have the file open)."""
+        version = super().migrate()
+        with self._db.merging:
+            recover = not self._db.recovered
+            self._db.recovered = True
+        if recover:
+            self.recover_latest(older_than_s=0)
+        return version
 
     # Block rows need no locks: writes are serialised by the process-wide write lock.
     def _block_versions(
@@ -309,10 +342,10 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                     for b, v in c.execute("SELECT block, version FROM latest_blocks").fetchall()
                 }
             known = db.versions
-            pending = db.pending
+            written = db.written
             found = []
             for b in block_ids:
-                v = pending.get(b, known.get(b))
+                v = written.get(b, known.get(b))
                 if v is not None:
                     found.append((b, v))
             return found
@@ -354,7 +387,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 " SELECT block, 0, data FROM new_blocks ON CONFLICT (block) DO NOTHING"
             )
         # The version map is complete, so none of these existed: each starts at version 0.
-        self._db.pending.update((b, 0) for b in block_ids)
+        self._db.written.update((b, 0) for b in block_ids)
 
     def _update_blocks(
         self, c: duckdb.DuckDBPyConnection, rows: list[tuple[int, int, bytes]]
@@ -371,7 +404,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 "UPDATE latest_blocks SET version = u.version, data = u.data FROM changed u"
                 " WHERE latest_blocks.block = u.block"
             )
-        self._db.pending.update((block, version) for block, version, _ in rows)
+        self._db.written.update((block, version) for block, version, _ in rows)
 
     def _insert_events(self, c: duckdb.DuckDBPyConnection, events: pa.Table) -> None:
         with self._registered(c, incoming_events=events):

@@ -19,17 +19,12 @@ every series' rule has expired it, and deletes rows otherwise.
 
 A batch costs four round trips: BEGIN with the ledger claim, the COPY (two), COMMIT.
 
-Latest values are merged *behind* the writes: rewriting each batch's latest blocks (17 KiB rows,
-TOASTed) in its own transaction cost PostgreSQL as much again as a third of the COPY. Instead the
-claim records the batch in ``latest_pending`` (same statement, no extra round trip), the process
-keeps the batch's newest samples in memory (:class:`werk.store.latest.Pending`), and a merger
-thread folds everything pending into the blocks every ``latest_delay_s`` (0.5 s): at 100 batches a
-second that is one block update where there were fifty. In this process ``latest()`` and the
-carried values of range reads see every committed sample at once (pending laid over the stored
-blocks); other processes on the same database see them once merged, within ``latest_delay_s``.
-If a process dies with batches pending, any process (at start, and every ``RECOVER_AFTER_S``)
-re-reads those batches' ts range of samples and merges the newest per series; merging is
-idempotent, so doing it twice is harmless. ``latest_delay_s=0`` merges in the write's transaction
+Latest values are merged *behind* the writes (see :mod:`werk.store.backend`): rewriting each
+batch's latest blocks (17 KiB rows, TOASTed) in its own transaction cost PostgreSQL as much again
+as a third of the COPY. Here the claim records the batch in ``latest_pending`` in the same
+statement (no extra round trip). Other processes on the same database see a sample once merged,
+within ``latest_delay_s``. If a process dies with batches pending, any process (at start, and
+every ``RECOVER_AFTER_S``) recovers them. ``latest_delay_s=0`` merges in the write's transaction
 (against the versions this process cached, checked in the same statements), as werk did before.
 
 Reads run in autocommit, one round trip a query.
@@ -73,10 +68,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from werk.errors import StoreError, StoreUnavailable, WerkError
 from werk.store import pgcopy, sql
-from werk.store.backend import Int64Array, Selection, SqlStore
+from werk.store.backend import LATEST_DELAY_S, RECOVER_AFTER_S, Int64Array, Selection, SqlStore
 from werk.store.base import WriteResult
 from werk.store.buckets import MONDAY_EPOCH_DAY, NS
-from werk.store.latest import Blocks, Pending, blocks_of
+from werk.store.latest import Blocks, blocks_of
 from werk.store.schema import Dialect
 from werk.store.tables import SampleColumns
 
@@ -93,10 +88,6 @@ MIGRATION_LOCK: Final = 0x7765726B_0001
 SERIES_LOCK: Final = 0x7765726B_0002
 PARTITION_LOCK: Final = 0x7765726B_0003
 
-LATEST_DELAY_S: Final = 0.5
-"""Default seconds a committed sample may wait before it is merged into the stored blocks."""
-RECOVER_AFTER_S: Final = 30.0
-"""A pending batch this old was written by a process that died: re-read and merge its range."""
 ANALYZE_AFTER_ROWS: Final = 100_000
 """Rows a table must have grown by (and at least doubled) before the merger analyses it again."""
 INDEX_CLOSED_AFTER_S: Final = 3600.0
@@ -179,8 +170,7 @@ class PostgresStore(SqlStore[Connection]):
         latest_delay_s: float = LATEST_DELAY_S,
         analyze_after_rows: int = ANALYZE_AFTER_ROWS,
     ) -> None:
-        super().__init__(url)
-        self.latest_delay_s = latest_delay_s
+        super().__init__(url, latest_delay_s=latest_delay_s)
         self.analyze_after_rows = analyze_after_rows
         self._grown: dict[str, int] = {}
         """Rows this process added to a table (partition or ``series``) since its analysis."""
@@ -189,11 +179,6 @@ class PostgresStore(SqlStore[Connection]):
         self._grown_lock = threading.Lock()
         self._unsummarised: dict[str, int] = {}
         """Rows added to a closed partition with a BRIN index since its ranges were summarised."""
-        self._pending = Pending()
-        self._merging = threading.Lock()
-        self._wake = threading.Event()
-        self._closing = False
-        self._merger: threading.Thread | None = None
         self._checked_at = time.monotonic()
         try:
             info = conninfo_to_dict(url)
@@ -220,14 +205,7 @@ class PostgresStore(SqlStore[Connection]):
 
     def close(self) -> None:
         """Merge what is pending into the latest blocks (if the server answers), close the pool."""
-        self._closing = True
-        self._wake.set()
-        if self._merger is not None:
-            self._merger.join(timeout=self._timeout + 5)
-        try:
-            self.merge_latest()
-        except WerkError as exc:  # kept in latest_pending: the next process merges it
-            log.warning("latest values not merged at close, left for recovery: %s", exc)
+        self._stop_merging(self._timeout + 5)
         self._pool.close()
         super().close()
 
@@ -525,11 +503,20 @@ class PostgresStore(SqlStore[Connection]):
             weeks, counts = np.unique(week_of(batch.ts), return_counts=True)
             for week, count in zip(weeks.tolist(), counts.tolist(), strict=True):
                 self._grew(partition_name(week), count)
-        if self.latest_delay_s > 0:
-            self._pending.add(
-                batch_key, series_ids, batch.ts, batch.value, batch.quality, time.monotonic()
-            )
-        self._start_merger()
+        super()._written(batch_key, series_ids, batch)
+        self._start_merger()  # with latest_delay_s = 0 too: it keeps the statistics up
+
+    def _merger_period(self) -> float | None:
+        return self.latest_delay_s if self.latest_delay_s > 0 else STATS_CHECK_S
+
+    def _chores(self) -> None:
+        self.analyze_grown()
+        self.summarise_indexed()
+        if time.monotonic() - self._checked_at > RECOVER_AFTER_S:
+            self._checked_at = time.monotonic()
+            if self.latest_delay_s > 0:
+                self.recover_latest()
+            self.index_closed()
 
     def _grew(self, table: str, rows: int) -> None:
         with self._grown_lock:
@@ -627,15 +614,6 @@ class PostgresStore(SqlStore[Connection]):
             done.append(name)
         return done
 
-    def _start_merger(self) -> None:
-        if self._merger is None and not self._closing:
-            with self._merging:
-                if self._merger is None:
-                    self._merger = threading.Thread(
-                        target=self._merge_loop, name="werk-store-latest", daemon=True
-                    )
-                    self._merger.start()
-
     def migrate(self) -> int:
         """See :meth:`SqlStore.migrate`; then merge what a stopped process left pending, and
         start the merger (it also looks for such leftovers every ``RECOVER_AFTER_S``)."""
@@ -644,124 +622,6 @@ class PostgresStore(SqlStore[Connection]):
             self.recover_latest()
             self._start_merger()
         return version
-
-    def _load_blocks(
-        self,
-        c: Connection,
-        block_ids: Int64Array,
-        *,
-        for_update: bool,
-        versions: dict[int, int] | None = None,
-    ) -> Blocks:
-        if for_update:
-            return super()._load_blocks(c, block_ids, for_update=True, versions=versions)
-        # A read: what this process committed but has not merged yet counts too.
-        pending = self._pending.snapshot(block_ids)
-        blocks = super()._load_blocks(c, block_ids, for_update=False, versions=versions)
-        if pending is not None:
-            blocks.overlay(pending)
-        return blocks
-
-    def merge_latest(self) -> int:
-        """Merge every pending batch's newest samples into the stored latest blocks now; return
-        how many batches that was. Runs by itself ``latest_delay_s`` after a write.
-
-        Raises:
-            StoreUnavailable: The server is down (what was pending stays pending).
-        """
-        with self._merging:
-            since = self._pending.since
-            pending, keys = self._pending.take()
-            if not keys:
-                return 0
-            try:
-                saved = self._store_merge(pending, keys)
-            except BaseException:
-                self._pending.failed(pending, keys, since or time.monotonic())
-                raise
-            self._blocks.put(saved)
-            self._pending.merged()
-            return len(keys)
-
-    def _store_merge(self, pending: Blocks, keys: list[str]) -> list[tuple[int, int, bytes]]:
-        with self._writing() as c:
-            blocks = self._load_blocks(c, pending.ids, for_update=True)
-            saved = self._save_blocks(c, blocks, blocks.overlay(pending))
-            c.execute("DELETE FROM latest_pending WHERE batch_key = ANY(%s::text[])", (keys,))
-        return saved
-
-    def recover_latest(self, older_than_s: float = RECOVER_AFTER_S) -> int:
-        """Merge the batches that a process which died left in ``latest_pending`` (older than
-        ``older_than_s``): re-read their ts range of samples, newest per series, and merge it.
-        Merging is idempotent, so a batch its own process still merges later changes nothing.
-        Return how many batches were recovered."""
-        cutoff = time.time_ns() - int(older_than_s * 1e9)
-        with self._reading() as c:
-            rows = c.execute(
-                "SELECT batch_key, lo, hi FROM latest_pending WHERE written_at <= %s ORDER BY lo",
-                (cutoff,),
-            ).fetchall()
-        if not rows:
-            return 0
-        keys = [str(r[0]) for r in rows]
-        # Overlapping ranges are read once.
-        spans: list[list[int]] = []
-        for _, lo, hi in rows:
-            if spans and lo <= spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], int(hi))
-            else:
-                spans.append([int(lo), int(hi)])
-        with self._merging:
-            for lo, hi in spans:
-                with self._reading() as c:
-                    newest = c.execute(
-                        "SELECT DISTINCT ON (series_id) series_id, ts, value, quality"
-                        " FROM samples WHERE ts >= %s AND ts <= %s ORDER BY series_id, ts DESC",
-                        (lo, hi),
-                    ).fetchall()
-                if not newest:
-                    continue
-                sid, ts, value, quality = (np.asarray(col) for col in zip(*newest, strict=True))
-                ids = sid.astype(np.int64)
-                found = Blocks.empty(blocks_of(ids))
-                found.merge(
-                    ids, ts.astype(np.int64), value.astype(np.float64), quality.astype(np.uint8)
-                )
-                self._blocks.put(self._store_merge(found, []))
-            with self._writing() as c:
-                c.execute("DELETE FROM latest_pending WHERE batch_key = ANY(%s::text[])", (keys,))
-        log.info("merged the latest values of %d batches a stopped process left", len(keys))
-        return len(keys)
-
-    def _merge_loop(self) -> None:
-        period = self.latest_delay_s if self.latest_delay_s > 0 else STATS_CHECK_S
-        while not self._closing:
-            since = self._pending.since
-            now = time.monotonic()
-            wait = period if since is None else since + period - now
-            if wait > 0 and self._wake.wait(wait):
-                self._wake.clear()
-                continue
-            try:
-                if self._pending.since is not None:
-                    self.merge_latest()
-                self.analyze_grown()
-                self.summarise_indexed()
-                if time.monotonic() - self._checked_at > RECOVER_AFTER_S:
-                    self._checked_at = time.monotonic()
-                    if self.latest_delay_s > 0:
-                        self.recover_latest()
-                    self.index_closed()
-            except Exception as exc:  # the server is away: keep what is pending, try again
-                if not isinstance(exc, WerkError):
-                    log.exception("merging latest values failed; retrying")
-                self._wake.wait(max(self.latest_delay_s, 1.0))
-
-    def apply_retention(self, now: datetime) -> int:
-        """See :meth:`SqlStore.apply_retention`; pending latest values are merged first, so
-        that what the rules clear is not brought back by a later merge."""
-        self.merge_latest()
-        return super().apply_retention(now)
 
     def _latest_blocks(
         self, prefix: str | None, signals: list[str] | None

@@ -68,6 +68,23 @@ LEDGER_INSERT: Final = Sql.same(
 """A claim by a single writer (DuckDB, under its write lock): look up, then insert."""
 LEDGER_NEW_SERIES: Final = Sql.same("UPDATE ingest_ledger SET new_series = ? WHERE batch_key = ?")
 
+# -- latest merged behind the writes (werk.store.backend, "latest merged behind") -------------
+PENDING_ADD: Final = Sql.same(
+    "INSERT INTO latest_pending (batch_key, lo, hi, written_at) VALUES (?, ?, ?, ?)"
+)
+PENDING_OLD: Final = Sql.same(
+    "SELECT batch_key, lo, hi FROM latest_pending WHERE written_at <= ? ORDER BY lo"
+)
+PENDING_DROP: Final = Sql(
+    "DELETE FROM latest_pending WHERE list_contains(?::VARCHAR[], batch_key)",
+    "DELETE FROM latest_pending WHERE batch_key = ANY(%s::text[])",
+)
+NEWEST_IN: Final = Sql.same(
+    "SELECT DISTINCT ON (series_id) series_id::BIGINT, ts, value, quality FROM samples"
+    " WHERE ts >= ? AND ts <= ? ORDER BY series_id, ts DESC"
+)
+"""The newest sample per series in a ts range: what recovery merges for a batch never merged."""
+
 # -- dead letters ---------------------------------------------------------------------------
 DEAD_LETTER_ADD: Final = Sql.same(
     "INSERT INTO dead_letters (received_at, source, key, reason, batch_key, location, payload) "
