@@ -48,6 +48,7 @@ Reads of many numbers (raw samples, buckets) come back as one bytea packed on th
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import select
@@ -134,6 +135,7 @@ def _week_span(ts: Int64Array) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
+@functools.lru_cache(maxsize=1024)
 def partition_name(week: int) -> str:
     """Return the name of the partition of week ``week``."""
     monday = datetime.fromtimestamp((MONDAY_NS + week * WEEK_NS) // NS, tz=UTC)
