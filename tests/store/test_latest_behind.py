@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import BACKENDS
 from tests.store.rows import ns, sample_table
 from werk.errors import StoreUnavailable
 from werk.store.backend import SqlStore
@@ -40,12 +39,10 @@ def values(store: SqlStore[object]) -> list[float]:
     return [float(v) for v in store.latest().column("value").to_pylist()]
 
 
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path}/werk.duckdb"
-    pg: str = request.getfixturevalue("pg_url")
-    return pg
+@pytest.fixture
+def url(store_url: str) -> str:
+    """An empty store of each backend (its schema made by :func:`make`)."""
+    return store_url
 
 
 def test_merged_behind_the_write_by_itself(url: str) -> None:
