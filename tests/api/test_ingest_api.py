@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 
 from tests.api.conftest import Api
-from werk.api.routes.ingest import IngestPublic, ack_json
 from werk.samples import SAMPLE_SCHEMA, UTC_NS, to_ns
-from werk.store import WriteResult
 
 ARROW = "application/vnd.apache.arrow.stream"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -227,26 +225,3 @@ def test_bad_query_parameters(api: Api) -> None:
     assert problem_of(response)["field"] == "bucket"
     response = api.client.get("/api/v1/latest", params={"path": "Acme"}, headers=api.headers())
     assert problem_of(response)["field"] == "path"
-
-
-@pytest.mark.parametrize(
-    "committed",
-    [
-        datetime(2026, 11, 24, 1, 15, 6, 123456, tzinfo=UTC),
-        datetime(2026, 11, 24, 1, 15, 6, tzinfo=UTC),
-        datetime(2026, 3, 29, 2, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))),
-        datetime(1990, 1, 1, tzinfo=UTC),
-    ],
-)
-@pytest.mark.parametrize("key", ["plant-a:1042", 'quote"and\\backslash:7', "werk-ü:1"])
-def test_the_fast_acknowledgement_is_what_pydantic_writes(committed: datetime, key: str) -> None:
-    result = WriteResult(
-        batch_key=key,
-        duplicate=True,
-        samples=10_000,
-        events=3,
-        new_series=2,
-        committed_at=committed,
-    )
-    expected = IngestPublic.model_validate(result, from_attributes=True).model_dump_json()
-    assert ack_json(result) == expected.encode()

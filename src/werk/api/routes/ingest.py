@@ -10,7 +10,6 @@ writing the batch did.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import datetime
 from typing import Annotated
@@ -26,7 +25,6 @@ from werk.api.routes.kpi import after_ingest
 from werk.errors import Forbidden, InvalidInput, PayloadTooLarge, WerkError
 from werk.ingest import Ingest
 from werk.sharing.principal import Principal
-from werk.store import WriteResult
 
 PATH = "/api/v1/ingest"
 
@@ -44,27 +42,6 @@ class IngestPublic(BaseModel):
     events: int
     new_series: int
     committed_at: datetime
-
-
-def ack_json(result: WriteResult) -> bytes:
-    """Return the acknowledgement of ``result`` as JSON, byte for byte what
-    ``IngestPublic.model_dump_json()`` writes (checked by a test), for a tenth of its CPU: the
-    ingest door answers hundreds of these a second."""
-    stamp = result.committed_at.isoformat()
-    if stamp.endswith("+00:00"):
-        stamp = stamp[:-6] + "Z"
-    return json.dumps(
-        {
-            "batch_key": result.batch_key,
-            "duplicate": result.duplicate,
-            "samples": result.samples,
-            "events": result.events,
-            "new_series": result.new_series,
-            "committed_at": stamp,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -110,11 +87,10 @@ async def ingest(
     ] = None,
 ) -> IngestPublic:
     """Store one Arrow IPC stream (samples or events) or one JSON document."""
-    result = await take(request, principal, idempotency_key)
-    return IngestPublic.model_validate(result, from_attributes=True)
+    return await take(request, principal, idempotency_key)
 
 
-async def take(request: Request, principal: Principal, idempotency_key: str | None) -> WriteResult:
+async def take(request: Request, principal: Principal, idempotency_key: str | None) -> IngestPublic:
     """Check the key space, read the body, store it, feed live streams and KPIs; acknowledge."""
     door: Ingest = request.app.state.ingest
     if principal.edge is not None:
@@ -151,7 +127,7 @@ async def take(request: Request, principal: Principal, idempotency_key: str | No
             request.headers.get("content-type"),
             request.headers.get("content-encoding"),
         )
-    return result
+    return IngestPublic.model_validate(result, from_attributes=True)
 
 
 def answers(scope: Scope) -> bool:
@@ -168,8 +144,8 @@ async def answer(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> No
     response: Response
     try:
         principal = await writer(request)
-        result = await take(request, principal, request.headers.get("idempotency-key"))
-        response = Response(ack_json(result), media_type="application/json")
+        ack = await take(request, principal, request.headers.get("idempotency-key"))
+        response = Response(ack.model_dump_json(), media_type="application/json")
     except WerkError as exc:
         response = werk_problem(request, exc)
     except Exception:  # what the middleware stack would have answered: a logged 500
