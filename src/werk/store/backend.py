@@ -273,12 +273,13 @@ class SqlStore(ABC, Generic[C]):
 
     def _written(self, batch_key: str, series_ids: Int64Array, batch: SampleColumns) -> None:
         """Called once a batch with samples has committed: with ``latest_delay_s`` > 0 its
-        newest samples wait in memory for the merger."""
+        newest samples wait in memory for the merger. Starts the merger if the backend has one
+        (:meth:`_merger_period`)."""
         if self.latest_delay_s > 0:
             self._pending.add(
                 batch_key, series_ids, batch.ts, batch.value, batch.quality, time.monotonic()
             )
-            self._start_merger()
+        self._start_merger()
 
     def _prepare_write(self, ts: Int64Array) -> None:
         """Get ready for samples with these timestamps (outside the write transaction)."""
@@ -558,7 +559,8 @@ class SqlStore(ABC, Generic[C]):
         return len(keys)
 
     def _merge_loop(self) -> None:
-        period = self._merger_period() or 1.0
+        period = self._merger_period()
+        assert period is not None, "a merger runs only where the backend has a period"
         while not self._closing:
             since = self._pending.since
             now = time.monotonic()

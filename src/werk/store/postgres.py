@@ -506,9 +506,9 @@ class PostgresStore(SqlStore[Connection]):
             for week, count in zip(weeks.tolist(), counts.tolist(), strict=True):
                 self._grew(partition_name(week), count)
         super()._written(batch_key, series_ids, batch)
-        self._start_merger()  # with latest_delay_s = 0 too: it keeps the statistics up
 
     def _merger_period(self) -> float | None:
+        # With latest_delay_s = 0 too: the merger keeps the planner's statistics up.
         return self.latest_delay_s if self.latest_delay_s > 0 else STATS_CHECK_S
 
     def _chores(self) -> None:
