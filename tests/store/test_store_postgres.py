@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -12,7 +13,8 @@ import pytest
 
 from tests.store.rows import dt, ns, sample_table
 from werk.errors import StoreUnavailable
-from werk.store import open_store
+from werk.store import open_store, pgcopy
+from werk.store import postgres as pgstore
 from werk.store.postgres import PostgresStore, partition_name, week_of
 
 pytestmark = pytest.mark.postgres
@@ -290,3 +292,94 @@ def test_statistics_skip_a_partition_retention_dropped(pg: PostgresStore, pg_url
     pg.analyze_after_rows = 1
     assert pg.analyze_grown() == []  # forgotten, not an error
     assert pg.analyze_grown() == []
+
+
+def _queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the one-query writes (:func:`werk.store.postgres._copy_query`) as they run."""
+    seen: list[str] = []
+    real = pgstore._copy_query
+
+    def spy(pgconn: Any, query: str, payloads: Any) -> Any:
+        seen.append(query)
+        return real(pgconn, query, payloads)
+
+    monkeypatch.setattr(pgstore, "_copy_query", spy)
+    return seen
+
+
+def test_known_series_are_written_in_one_query(
+    pg: PostgresStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = _queries(monkeypatch)
+    sunday_night = ns("2026-03-29T23:59:59")
+    pg.write("first", sample_table([(M1, "v", sunday_night - DAY, 0.0, 0)]))
+    assert queries == []  # it registered the series: the general path
+    rows = [(M1, "v", sunday_night + k * DAY, float(k), 0) for k in range(0, 9)]
+    result = pg.write("second", sample_table(rows))
+    assert (result.duplicate, result.samples, result.new_series) == (False, 9, 0)
+    assert len(queries) == 1  # BEGIN, claim, three COPYs (one a week), COMMIT
+    assert queries[0].startswith("BEGIN; WITH claimed AS (INSERT INTO ingest_ledger")
+    assert queries[0].count("FROM STDIN") == 3
+    assert queries[0].endswith("; COMMIT")
+    assert partitions(pg_url) == {
+        "samples_w20260323": 2,
+        "samples_w20260330": 7,
+        "samples_w20260406": 1,
+    }
+    entry = pg.ledger_entry("second")
+    assert entry is not None
+    assert entry.samples == 9
+    with psycopg.connect(pg_url) as conn:
+        pending = conn.execute("SELECT lo, hi FROM latest_pending WHERE batch_key = 'second'")
+        assert pending.fetchall() == [(sunday_night, sunday_night + 8 * DAY)]
+    assert pg.latest().column("value").to_pylist() == [8.0]
+
+
+def test_a_repeated_key_in_one_query_stores_nothing_twice(
+    pg: PostgresStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = ns("2026-01-05T00:00:00")
+    pg.write("register", sample_table([(M1, "v", t, 0.0, 0)]))
+    queries = _queries(monkeypatch)
+    batch = sample_table([(M1, "v", t + k * SECOND, float(k), 0) for k in range(1, 4)])
+    first = pg.write("k", batch)
+    again = pg.write("k", sample_table([(M1, "v", t + 9 * SECOND, 9.0, 0)]))
+    assert len(queries) == 2  # both tried the one query; the second met the ledger's key
+    assert not first.duplicate
+    assert again.duplicate
+    assert (again.samples, again.committed_at) == (3, first.committed_at)
+    assert pg.info().samples == 4
+    with psycopg.connect(pg_url) as conn:
+        ledger = conn.execute("SELECT samples FROM ingest_ledger WHERE batch_key = 'k'")
+        assert ledger.fetchall() == [(3,)]
+    # the connection came back clean: the next write works
+    assert not pg.write("next", sample_table([(M1, "v", t + 5 * SECOND, 5.0, 0)])).duplicate
+    assert pg.info().samples == 5
+
+
+def test_a_failed_statement_in_one_query_leaves_nothing(pg_url: str) -> None:
+    payload = pgcopy.encode([np.array([1, 2]), np.array([1.0, 2.0])], ["int8", "float8"])
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "DROP TABLE IF EXISTS werk_one_query; CREATE TABLE werk_one_query (a int8, b float8)"
+        )
+        query = (
+            "BEGIN; INSERT INTO werk_one_query VALUES (0, 0);"
+            " COPY werk_one_query (a, b) FROM STDIN (FORMAT BINARY);"
+            " COPY werk_one_query (a, b) FROM STDIN (FORMAT BINARY); COMMIT"
+        )
+        # a good payload, then one cut short: the second COPY fails, the transaction with it
+        error = pgstore._copy_query(
+            conn.pgconn, query, [memoryview(payload), memoryview(payload[:-7])]
+        )
+        assert error is not None
+        raised = pgstore._error_of(error)
+        assert isinstance(raised, psycopg.errors.BadCopyFileFormat), raised
+        assert "COPY" in str(raised)
+        assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        conn.execute("ROLLBACK")
+        assert conn.execute("SELECT count(*) FROM werk_one_query").fetchall() == [(0,)]
+        # the same query with good payloads commits every statement
+        assert pgstore._copy_query(conn.pgconn, query, [memoryview(payload)] * 2) is None
+        assert conn.execute("SELECT count(*) FROM werk_one_query").fetchall() == [(5,)]
+        conn.execute("DROP TABLE werk_one_query")

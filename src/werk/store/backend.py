@@ -89,7 +89,7 @@ Int64Array = npt.NDArray[np.int64]
 
 log = logging.getLogger(__name__)
 
-LATEST_DELAY_S: Final = 0.5
+LATEST_DELAY_S: Final = float(__import__("os").environ.get("XDELAY", "0.5"))
 """Default seconds a committed sample may wait before it is merged into the stored blocks."""
 RECOVER_AFTER_S: Final = 30.0
 """A pending batch this old was written by a process that died: re-read and merge its range."""
@@ -281,8 +281,21 @@ class SqlStore(ABC, Generic[C]):
             )
         self._start_merger()
 
-    def _prepare_write(self, ts: Int64Array) -> None:
-        """Get ready for samples with these timestamps (outside the write transaction)."""
+    def _prepare_write(self, batch: SampleColumns) -> None:
+        """Get ready for this batch's samples (outside the write transaction)."""
+
+    def _write_known(
+        self,
+        batch_key: str,
+        committed_ns: int,
+        source: str,
+        series_ids: Int64Array,
+        batch: SampleColumns,
+    ) -> bool | None:
+        """Write a batch of samples of known series only (no events) in one go, claim, samples
+        and commit together, if the backend has such a path; return whether the key was a
+        duplicate, or None to take the general path (claim, register, insert, merge)."""
+        return None
 
     def _lock_schema(self, c: C) -> None:
         """Keep other processes from migrating at the same time (inside the transaction)."""
@@ -659,29 +672,35 @@ class SqlStore(ABC, Generic[C]):
         event_rows = event_table(events) if events is not None and events.num_rows else None
         ids = self._series.resolve(batch.paths, batch.signals) if batch is not None else None
         if batch is not None:
-            self._prepare_write(batch.ts)
+            self._prepare_write(batch)
         committed = datetime.now(UTC)
         n_samples = len(batch) if batch is not None else 0
         n_events = event_rows.num_rows if event_rows is not None else 0
         registered: pa.Table | None = None
         new_series = 0
         saved: list[tuple[int, int, bytes]] = []
-        ts_range = (int(batch.ts.min()), int(batch.ts.max())) if batch is not None else None
-        with self._writing_batch() as c:
-            if not self._claim(
-                c, batch_key, to_ns(committed), n_samples, n_events, source, ts_range
-            ):
-                duplicate = True
-            else:
-                duplicate = False
-                if batch is not None and ids is not None:
-                    ids, registered, new_series = self._resolve_new(c, batch, ids)
-                    self._insert_samples(c, ids, batch)
-                    saved = self._merge_latest(c, batch_key, ids, batch)
-                if event_rows is not None:
-                    self._insert_events(c, event_rows)
-                if new_series:
-                    self._execute(c, self._q(sql.LEDGER_NEW_SERIES), (new_series, batch_key))
+        ts_range = (batch.lo, batch.hi) if batch is not None else None
+        whole = None
+        if batch is not None and ids is not None and event_rows is None and int(ids.min()) >= 0:
+            whole = self._write_known(batch_key, to_ns(committed), source, ids, batch)
+        if whole is not None:
+            duplicate = whole
+        else:
+            with self._writing_batch() as c:
+                if not self._claim(
+                    c, batch_key, to_ns(committed), n_samples, n_events, source, ts_range
+                ):
+                    duplicate = True
+                else:
+                    duplicate = False
+                    if batch is not None and ids is not None:
+                        ids, registered, new_series = self._resolve_new(c, batch, ids)
+                        self._insert_samples(c, ids, batch)
+                        saved = self._merge_latest(c, batch_key, ids, batch)
+                    if event_rows is not None:
+                        self._insert_events(c, event_rows)
+                    if new_series:
+                        self._execute(c, self._q(sql.LEDGER_NEW_SERIES), (new_series, batch_key))
         if duplicate:
             entry = self.ledger_entry(batch_key)
             if entry is None:  # pragma: no cover - the claim saw it committed

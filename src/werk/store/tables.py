@@ -63,6 +63,10 @@ class SampleColumns:
     status: npt.NDArray[np.uint32] | None
     """None when the batch has no status at all."""
     status_null: npt.NDArray[np.bool_] | None
+    lo: int = 0
+    """Oldest ``ts`` of the batch (0 when it is empty)."""
+    hi: int = 0
+    """Newest ``ts`` of the batch (0 when it is empty)."""
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -89,6 +93,7 @@ def sample_columns(table: pa.Table | pa.RecordBatch) -> SampleColumns:
         table = pa.Table.from_batches([table])
     ts = column_of(table, "ts", UTC_NS).view(pa.int64())
     status = status_null = None
+    ts_ns = np.asarray(ts.to_numpy(), dtype=np.int64)
     if "status" in table.column_names:
         column = column_of(table, "status", pa.uint32())
         if column.null_count < len(column):
@@ -97,11 +102,13 @@ def sample_columns(table: pa.Table | pa.RecordBatch) -> SampleColumns:
     return SampleColumns(
         paths=column_of(table, "path", pa.string()),
         signals=column_of(table, "signal", pa.string()),
-        ts=np.asarray(ts.to_numpy(), dtype=np.int64),
+        ts=ts_ns,
         value=np.asarray(column_of(table, "value", pa.float64()).to_numpy(), dtype=np.float64),
         quality=np.asarray(column_of(table, "quality", pa.uint8()).to_numpy(), dtype=np.uint8),
         status=status,
         status_null=status_null if status_null is not None and status_null.any() else None,
+        lo=int(ts_ns.min()) if len(ts_ns) else 0,
+        hi=int(ts_ns.max()) if len(ts_ns) else 0,
     )
 
 
