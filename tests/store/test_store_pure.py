@@ -49,6 +49,8 @@ _ROW = st.tuples(
 )
 _STEP = st.one_of(
     st.tuples(st.just("add"), st.lists(_ROW, max_size=30)),
+    # a layout's ids again (the same read-only array, as the series index hands out), new values
+    st.tuples(st.just("again"), st.lists(_ROW, max_size=30)),
     st.tuples(st.just("take"), st.booleans()),  # then merged (True) or failed (False)
 )
 
@@ -62,11 +64,21 @@ def test_pending_follows_the_merge_rule(steps: list[tuple[str, object]]) -> None
     pending = Pending()
     unmerged: _Newest = {}  # what a read must see
     since_take: _Newest = {}
+    layouts: list[npt.NDArray[np.int64]] = []
     for kind, arg in steps:
-        if kind == "add":
+        if kind in ("add", "again"):
             rows = arg
             assert isinstance(rows, list)
             ids = _i64([r[0] for r in rows])
+            if kind == "again" and layouts and rows:
+                # an array seen before (read-only, as the series index hands a layout's ids out)
+                # with new timestamps and values
+                ids = layouts[len(rows) % len(layouts)]
+                values = rows * (len(ids) // len(rows) + 1)
+                rows = [(int(sid), *v[1:]) for sid, v in zip(ids, values, strict=False)]
+            elif kind == "again":
+                ids.setflags(write=False)
+                layouts.append(ids)
             pending.add(
                 "k",
                 ids,
