@@ -75,6 +75,9 @@ class Results:
     loads: list[IngestRow] = field(default_factory=list)
     """The history load (untimed set-up for the queries, reported for the record)."""
     notes: list[str] = field(default_factory=list)
+    """What went wrong in the run (rows missing from a store); none in a good run."""
+    slices: list[str] = field(default_factory=list)
+    """Per-slice shares of the interleaved PostgreSQL ingest, one line per batch size."""
     sections: list[Section] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -250,6 +253,8 @@ def render(results: Results, console: Console) -> None:
     for line in [*results.machine.lines(), *workload_lines(results)]:
         console.print(line, highlight=False)
     console.print(_rich("Ingest throughput", *ingest_rows(results)))
+    for line in results.slices:
+        console.print(f"interleaved: {line}", highlight=False)
     if results.loads:
         console.print(
             "history load (set-up): "
@@ -286,6 +291,12 @@ def write_markdown(results: Results, path: Path) -> None:
         "## Ingest throughput",
         "",
         *_markdown(*ingest_rows(results)),
+        "",
+        "werk into PostgreSQL and the direct COPY take turns slice by slice (each phase in "
+        f"{results.scale.slices} slices, a checkpoint before each), so that the machine's drift "
+        "during the run falls on both. Share of each slice:",
+        "",
+        *(f"- {line}" for line in results.slices),
         "",
     ]
     if results.loads:

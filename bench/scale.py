@@ -26,6 +26,10 @@ class Scale:
         history_batch: Samples per request when loading the history.
         query_runs: Timed runs per query (after one untimed warm-up); the median is reported.
         clients: Concurrent client connections for ingest.
+        slices: Slices each PostgreSQL ingest phase is cut into, werk and the COPY peer taking
+            turns (see :mod:`bench.suite`).
+        settle_s: Seconds between those slices (werk merges latest values 0.5 s behind its
+            writes; a slice should not pay for the last one's).
     """
 
     name: str
@@ -43,6 +47,8 @@ class Scale:
     history_batch: int
     query_runs: int
     clients: int = 2
+    slices: int = 4
+    settle_s: float = 1.0
 
     @property
     def series(self) -> int:
@@ -87,5 +93,6 @@ SMOKE = Scale(
     history_interval=timedelta(hours=1),
     history_batch=1_000,
     query_runs=1,
+    settle_s=0.0,
 )
 """``python -m bench --smoke``: every row of the full run, in seconds."""

@@ -1,9 +1,16 @@
 """Run the whole benchmark: each target gets a fresh store, the same rows, the same clients.
 
 Order of a run: generate the rows once; DuckDB append; werk over HTTP into DuckDB (ingest,
-history, queries over HTTP, then on the store directly); PostgreSQL COPY; werk over HTTP into
-PostgreSQL (likewise); InfluxDB (ingest, history, queries). Fresh state for each (a new DuckDB
-file, a new PostgreSQL database, a new InfluxDB database), all dropped at the end.
+history, queries over HTTP, then on the store directly); PostgreSQL: werk over HTTP and the
+direct COPY, interleaved (below), then werk's history and queries; InfluxDB (ingest, history,
+queries). Fresh state for each (a new DuckDB file, a new PostgreSQL database, a new InfluxDB
+database), all dropped at the end.
+
+The PostgreSQL target is judged as a share of the COPY peer, so the two are measured side by
+side: each ingest phase is cut into ``Scale.slices`` slices, and werk and the peer take turns
+slice by slice (who goes first alternates), each slice after a checkpoint and a short settle.
+Measured one after the other, minutes apart, the share moved by ±15 points between runs on this
+shared 2-core machine, because the machine's speed drifts; interleaved, the drift falls on both.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
@@ -43,6 +50,10 @@ from bench.server import Server
 from werk.store import open_store
 
 T = TypeVar("T")
+Encoder = Callable[[Sequence[Batch], int], list[Payload[Any]]]
+
+HISTORY_SEQ = 1_000_000_000
+"""First batch sequence number of the history (above any phase's)."""
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -156,17 +167,84 @@ class Runner:
                 f"{target}, {phase.size:,}/batch: {row.rate:,.0f} samples/s", highlight=False
             )
         if history:
-            payloads = encode(self.rows.history, seq)
-            seconds = drive(
-                payloads,
+            self._ingest_history(target, connect, encode, seq)
+
+    def _ingest_history(
+        self,
+        target: str,
+        connect: Callable[[], AbstractContextManager[Writer[T]]],
+        encode: Callable[[Sequence[Batch], int], list[Payload[T]]],
+        seq: int = HISTORY_SEQ,
+    ) -> None:
+        """Load the history (untimed for the targets, reported as a set-up figure)."""
+        system = "werk" if target.startswith("werk") else "peer"
+        payloads = encode(self.rows.history, seq)
+        seconds = drive(
+            payloads,
+            connect,
+            clients=self.scale.clients,
+            progress=self.progress,
+            label=f"{target} · history",
+        )
+        samples = sum(b.rows for b in self.rows.history)
+        self.results.loads.append(
+            IngestRow(target, system, self.scale.history_batch, len(payloads), samples, seconds)
+        )
+
+    def _interleaved(
+        self,
+        targets: Sequence[tuple[str, Callable[[], AbstractContextManager[Writer[Any]]], Encoder]],
+        before_slice: Callable[[], None],
+    ) -> None:
+        """Warm every target up, then time every phase slice by slice, the targets taking turns
+        (the first of a slice alternates); a target's rate is its phase's samples over the sum
+        of its slices' seconds."""
+        seq = dict.fromkeys((t for t, _, _ in targets), 0)
+        for target, connect, encode in targets:
+            warm = encode(self.rows.warmup, seq[target])
+            seq[target] += len(warm)
+            drive(
+                warm,
                 connect,
                 clients=self.scale.clients,
                 progress=self.progress,
-                label=f"{target} · history",
+                label=f"{target} · warm-up",
             )
-            samples = sum(b.rows for b in self.rows.history)
-            self.results.loads.append(
-                IngestRow(target, system, self.scale.history_batch, len(payloads), samples, seconds)
+        for phase, batches in self.rows.phases:
+            cut = max(1, min(self.scale.slices, len(batches)))
+            parts = [batches[i::cut] for i in range(cut)]
+            seconds = dict.fromkeys(seq, 0.0)
+            shares: list[float] = []
+            for index, part in enumerate(parts):
+                order = targets if index % 2 == 0 else list(reversed(targets))
+                took: dict[str, float] = {}
+                for target, connect, encode in order:
+                    payloads = encode(part, seq[target])
+                    seq[target] += len(payloads)
+                    before_slice()
+                    took[target] = drive(
+                        payloads,
+                        connect,
+                        clients=self.scale.clients,
+                        progress=self.progress,
+                        label=f"{target} · {phase.size:,}/batch · slice {index + 1}/{cut}",
+                    )
+                    seconds[target] += took[target]
+                # the first target's rate over the second's on the same slice
+                first, second = targets[0][0], targets[1][0]
+                shares.append(took[second] / took[first] if took[first] > 0 else 0.0)
+            for target, _, _ in targets:
+                system = "werk" if target.startswith("werk") else "peer"
+                row = IngestRow(
+                    target, system, phase.size, len(batches), phase.samples, seconds[target]
+                )
+                self.results.ingest.append(row)
+                self.console.print(
+                    f"{target}, {phase.size:,}/batch: {row.rate:,.0f} samples/s", highlight=False
+                )
+            self.results.slices.append(
+                f"{targets[0][0]} ÷ {targets[1][0]}, {phase.size:,}-sample batches: "
+                + ", ".join(f"{share:.0%}" for share in shares)
             )
 
     def _werk_encode(self, batches: Sequence[Batch], seq: int) -> list[Payload[bytes]]:
@@ -187,15 +265,38 @@ class Runner:
         finally:
             peer.close()
 
-    def werk(self, target: str, store_url: str, store_label: str, http_label: str) -> None:
-        """werk over HTTP: ingest, history, queries over HTTP, then on the store directly."""
+    def werk(
+        self,
+        target: str,
+        store_url: str,
+        store_label: str,
+        http_label: str,
+        peer: PostgresCopy | None = None,
+    ) -> None:
+        """werk over HTTP: ingest (interleaved with ``peer`` if given), history, queries over
+        HTTP, then on the store directly."""
         name = "duckdb" if "duckdb" in store_url else "postgres"
         if name == "postgres":
             checkpoint(store_url)
         log = self.options.work_dir / f"werk-{name}.log"
         with Server(store_url, self.options.work_dir / f"data-{name}", log) as server:
             door = WerkHttp(server.url, server.headers)
-            self._ingest(target, door.connect, self._werk_encode, history=True)
+            if peer is None:
+                self._ingest(target, door.connect, self._werk_encode, history=True)
+            else:
+
+                def settle() -> None:
+                    time.sleep(self.scale.settle_s)  # the merger ends what the last slice left
+                    checkpoint(store_url)
+
+                self._interleaved(
+                    [
+                        (target, door.connect, self._werk_encode),
+                        (report.POSTGRES_COPY, peer.connect, self._raw_encode),
+                    ],
+                    settle,
+                )
+                self._ingest_history(target, door.connect, self._werk_encode)
             with httpx.Client(base_url=server.url, headers=server.headers, timeout=600.0) as client:
                 askers = [(query, q.over_http(client, query)) for query in self.queries]
                 self.results.queries += q.measure(
@@ -216,12 +317,17 @@ class Runner:
         finally:
             store.close()
 
-    def postgres_peer(self, url: str) -> None:
-        """The direct PostgreSQL binary COPY."""
-        checkpoint(url)
+    def postgres(self, url: str) -> None:
+        """werk over HTTP into PostgreSQL and the direct binary COPY, ingest interleaved."""
         peer = PostgresCopy(url)
         try:
-            self._ingest(report.POSTGRES_COPY, peer.connect, self._raw_encode, history=False)
+            self.werk(
+                report.WERK_POSTGRES,
+                url,
+                report.Q_POSTGRES_STORE,
+                report.Q_POSTGRES_HTTP,
+                peer=peer,
+            )
             self._check_count(report.POSTGRES_COPY, peer.count(), history=False)
         finally:
             peer.drop()
@@ -315,8 +421,7 @@ def run(options: Options) -> Results:
         )
         with postgres_database(options.pg_admin_url, options.pg_database) as (url, version):
             runner.machine.versions["PostgreSQL"] = version
-            runner.postgres_peer(url)
-            runner.werk(report.WERK_POSTGRES, url, report.Q_POSTGRES_STORE, report.Q_POSTGRES_HTTP)
+            runner.postgres(url)
         runner.influx()
     shutil.rmtree(work, ignore_errors=True)
     runner.results.sections += sections.collect(

@@ -87,6 +87,13 @@ def test_stores_hold_every_row_sent(results: Results) -> None:
     assert results.notes == []
 
 
+def test_postgres_is_measured_interleaved_with_its_peer(results: Results) -> None:
+    assert len(results.slices) == len(SMOKE.batch_sizes)
+    for line, batch in zip(results.slices, SMOKE.batch_sizes, strict=True):
+        assert line.startswith(f"{report.WERK_POSTGRES} ÷ {report.POSTGRES_COPY}, {batch:,}-")
+        assert line.count("%") == min(SMOKE.slices, SMOKE.batches(SMOKE.batch_sizes.index(batch)))
+
+
 def test_report_names_every_target(results: Results, tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     report.write_markdown(results, out)
