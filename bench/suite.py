@@ -144,23 +144,11 @@ class Runner:
         seq = 0
         warm = encode(self.rows.warmup, seq)
         seq += len(warm)
-        drive(
-            warm,
-            connect,
-            clients=self.scale.clients,
-            progress=self.progress,
-            label=f"{target} · warm-up",
-        )
+        self._drive(warm, connect, f"{target} · warm-up")
         for phase, batches in self.rows.phases:
             payloads = encode(batches, seq)
             seq += len(payloads)
-            seconds = drive(
-                payloads,
-                connect,
-                clients=self.scale.clients,
-                progress=self.progress,
-                label=f"{target} · {phase.size:,}/batch",
-            )
+            seconds = self._drive(payloads, connect, f"{target} · {phase.size:,}/batch")
             row = IngestRow(target, system, phase.size, len(batches), phase.samples, seconds)
             self.results.ingest.append(row)
             self.console.print(
@@ -168,6 +156,17 @@ class Runner:
             )
         if history:
             self._ingest_history(target, connect, encode, seq)
+
+    def _drive(
+        self,
+        payloads: Sequence[Payload[T]],
+        connect: Callable[[], AbstractContextManager[Writer[T]]],
+        label: str,
+    ) -> float:
+        """:func:`drive` with the run's clients and progress display."""
+        return drive(
+            payloads, connect, clients=self.scale.clients, progress=self.progress, label=label
+        )
 
     def _ingest_history(
         self,
@@ -179,13 +178,7 @@ class Runner:
         """Load the history (untimed for the targets, reported as a set-up figure)."""
         system = "werk" if target.startswith("werk") else "peer"
         payloads = encode(self.rows.history, seq)
-        seconds = drive(
-            payloads,
-            connect,
-            clients=self.scale.clients,
-            progress=self.progress,
-            label=f"{target} · history",
-        )
+        seconds = self._drive(payloads, connect, f"{target} · history")
         samples = sum(b.rows for b in self.rows.history)
         self.results.loads.append(
             IngestRow(target, system, self.scale.history_batch, len(payloads), samples, seconds)
@@ -203,13 +196,7 @@ class Runner:
         for target, connect, encode in targets:
             warm = encode(self.rows.warmup, seq[target])
             seq[target] += len(warm)
-            drive(
-                warm,
-                connect,
-                clients=self.scale.clients,
-                progress=self.progress,
-                label=f"{target} · warm-up",
-            )
+            self._drive(warm, connect, f"{target} · warm-up")
         for phase, batches in self.rows.phases:
             cut = max(1, min(self.scale.slices, len(batches)))
             parts = [batches[i::cut] for i in range(cut)]
@@ -222,12 +209,10 @@ class Runner:
                     payloads = encode(part, seq[target])
                     seq[target] += len(payloads)
                     before_slice()
-                    took[target] = drive(
+                    took[target] = self._drive(
                         payloads,
                         connect,
-                        clients=self.scale.clients,
-                        progress=self.progress,
-                        label=f"{target} · {phase.size:,}/batch · slice {index + 1}/{cut}",
+                        f"{target} · {phase.size:,}/batch · slice {index + 1}/{cut}",
                     )
                     seconds[target] += took[target]
                 # the first target's rate over the second's on the same slice
