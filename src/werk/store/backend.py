@@ -89,7 +89,7 @@ Int64Array = npt.NDArray[np.int64]
 
 log = logging.getLogger(__name__)
 
-LATEST_DELAY_S: Final = float(__import__("os").environ.get("XDELAY", "0.5"))
+LATEST_DELAY_S: Final = 0.5
 """Default seconds a committed sample may wait before it is merged into the stored blocks."""
 RECOVER_AFTER_S: Final = 30.0
 """A pending batch this old was written by a process that died: re-read and merge its range."""
