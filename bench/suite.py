@@ -140,22 +140,9 @@ class Runner:
         history: bool,
     ) -> None:
         """Warm up, then time every phase, then (untimed, reported) load the history."""
-        system = "werk" if target.startswith("werk") else "peer"
-        seq = 0
-        warm = encode(self.rows.warmup, seq)
-        seq += len(warm)
-        self._drive(warm, connect, f"{target} · warm-up")
-        for phase, batches in self.rows.phases:
-            payloads = encode(batches, seq)
-            seq += len(payloads)
-            seconds = self._drive(payloads, connect, f"{target} · {phase.size:,}/batch")
-            row = IngestRow(target, system, phase.size, len(batches), phase.samples, seconds)
-            self.results.ingest.append(row)
-            self.console.print(
-                f"{target}, {phase.size:,}/batch: {row.rate:,.0f} samples/s", highlight=False
-            )
+        self._phases([(target, connect, encode)], slices=1)
         if history:
-            self._ingest_history(target, connect, encode, seq)
+            self._ingest_history(target, connect, encode)
 
     def _drive(
         self,
@@ -173,32 +160,34 @@ class Runner:
         target: str,
         connect: Callable[[], AbstractContextManager[Writer[T]]],
         encode: Callable[[Sequence[Batch], int], list[Payload[T]]],
-        seq: int = HISTORY_SEQ,
     ) -> None:
         """Load the history (untimed for the targets, reported as a set-up figure)."""
         system = "werk" if target.startswith("werk") else "peer"
-        payloads = encode(self.rows.history, seq)
+        payloads = encode(self.rows.history, HISTORY_SEQ)
         seconds = self._drive(payloads, connect, f"{target} · history")
         samples = sum(b.rows for b in self.rows.history)
         self.results.loads.append(
             IngestRow(target, system, self.scale.history_batch, len(payloads), samples, seconds)
         )
 
-    def _interleaved(
+    def _phases(
         self,
         targets: Sequence[tuple[str, Callable[[], AbstractContextManager[Writer[Any]]], Encoder]],
-        before_slice: Callable[[], None],
+        *,
+        slices: int,
+        before_slice: Callable[[], None] | None = None,
     ) -> None:
-        """Warm every target up, then time every phase slice by slice, the targets taking turns
-        (the first of a slice alternates); a target's rate is its phase's samples over the sum
-        of its slices' seconds."""
+        """Warm every target up, then time every phase; with several targets and slices, slice
+        by slice, the targets taking turns (the first of a slice alternates). A target's rate is
+        its phase's samples over the sum of its slices' seconds; with two targets the share of
+        the first in each slice goes to ``results.slices``."""
         seq = dict.fromkeys((t for t, _, _ in targets), 0)
         for target, connect, encode in targets:
             warm = encode(self.rows.warmup, seq[target])
             seq[target] += len(warm)
             self._drive(warm, connect, f"{target} · warm-up")
         for phase, batches in self.rows.phases:
-            cut = max(1, min(self.scale.slices, len(batches)))
+            cut = max(1, min(slices, len(batches)))
             parts = [batches[i::cut] for i in range(cut)]
             seconds = dict.fromkeys(seq, 0.0)
             shares: list[float] = []
@@ -208,16 +197,16 @@ class Runner:
                 for target, connect, encode in order:
                     payloads = encode(part, seq[target])
                     seq[target] += len(payloads)
-                    before_slice()
-                    took[target] = self._drive(
-                        payloads,
-                        connect,
-                        f"{target} · {phase.size:,}/batch · slice {index + 1}/{cut}",
-                    )
+                    if before_slice is not None:
+                        before_slice()
+                    label = f"{target} · {phase.size:,}/batch"
+                    if cut > 1:
+                        label += f" · slice {index + 1}/{cut}"
+                    took[target] = self._drive(payloads, connect, label)
                     seconds[target] += took[target]
-                # the first target's rate over the second's on the same slice
-                first, second = targets[0][0], targets[1][0]
-                shares.append(took[second] / took[first] if took[first] > 0 else 0.0)
+                if len(targets) == 2:  # the first target's rate over the second's
+                    first, second = targets[0][0], targets[1][0]
+                    shares.append(took[second] / took[first] if took[first] > 0 else 0.0)
             for target, _, _ in targets:
                 system = "werk" if target.startswith("werk") else "peer"
                 row = IngestRow(
@@ -227,10 +216,11 @@ class Runner:
                 self.console.print(
                     f"{target}, {phase.size:,}/batch: {row.rate:,.0f} samples/s", highlight=False
                 )
-            self.results.slices.append(
-                f"{targets[0][0]} ÷ {targets[1][0]}, {phase.size:,}-sample batches: "
-                + ", ".join(f"{share:.0%}" for share in shares)
-            )
+            if shares:
+                self.results.slices.append(
+                    f"{targets[0][0]} ÷ {targets[1][0]}, {phase.size:,}-sample batches: "
+                    + ", ".join(f"{share:.0%}" for share in shares)
+                )
 
     def _werk_encode(self, batches: Sequence[Batch], seq: int) -> list[Payload[bytes]]:
         return werk_payloads(
@@ -274,12 +264,13 @@ class Runner:
                     time.sleep(self.scale.settle_s)  # the merger ends what the last slice left
                     checkpoint(store_url)
 
-                self._interleaved(
+                self._phases(
                     [
                         (target, door.connect, self._werk_encode),
                         (report.POSTGRES_COPY, peer.connect, self._raw_encode),
                     ],
-                    settle,
+                    slices=self.scale.slices,
+                    before_slice=settle,
                 )
                 self._ingest_history(target, door.connect, self._werk_encode)
             with httpx.Client(base_url=server.url, headers=server.headers, timeout=600.0) as client:

@@ -154,12 +154,19 @@ def _week_of_name(name: str) -> int | None:
     return int((ns - MONDAY_NS) // WEEK_NS)
 
 
-_CLAIM: Final = (
-    f"WITH claimed AS ({sql.LEDGER_INSERT.postgres} RETURNING batch_key)"
-    " INSERT INTO latest_pending (batch_key, lo, hi, written_at)"
-    " SELECT batch_key, %s, %s, %s FROM claimed"
-)
-"""The ledger row and the pending row of a batch written in one query (:meth:`_write_known`)."""
+def _with_pending(ledger_insert: str) -> str:
+    """The ledger insert (``... RETURNING batch_key``) and the batch's ``latest_pending`` row in
+    one statement: the pending row only if the ledger row went in. Three more parameters: the
+    batch's oldest and newest ts, and now (ns)."""
+    return (
+        f"WITH claimed AS ({ledger_insert}) INSERT INTO latest_pending"
+        " (batch_key, lo, hi, written_at) SELECT batch_key, %s, %s, %s FROM claimed"
+    )
+
+
+_CLAIM: Final = _with_pending(f"{sql.LEDGER_INSERT.postgres} RETURNING batch_key")
+"""The claim of a batch written in one query (:meth:`PostgresStore._write_known`): a key
+committed before is an error here, which ends the query."""
 _COPY_CHUNK: Final = 128 * 1024
 """Bytes handed to libpq at a time: a non-blocking connection buffers whatever it is given."""
 
@@ -410,12 +417,7 @@ class PostgresStore(SqlStore[Connection]):
         params: tuple[object, ...] = (batch_key, committed_ns, samples, events, source)
         query = sql.LEDGER_ADD.postgres
         if ts_range is not None and self.latest_delay_s > 0:
-            # The ledger row and the pending row in one statement: pending only if claimed.
-            query = (
-                f"WITH claimed AS ({query}) INSERT INTO latest_pending"
-                " (batch_key, lo, hi, written_at) SELECT batch_key, %s, %s, %s FROM claimed"
-                " RETURNING batch_key"
-            )
+            query = _with_pending(query) + " RETURNING batch_key"
             params += (ts_range[0], ts_range[1], time.time_ns())
         # BEGIN and the claim as one simple-protocol query (one round trip): its values are
         # quoted on the client by psycopg's adapters; a pipeline costs more CPU than the trip.
