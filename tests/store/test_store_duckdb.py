@@ -11,7 +11,9 @@ import pytest
 
 from tests.store.rows import dt, event_table, ns, sample_table
 from werk.errors import ConfigError, StoreUnavailable
+from werk.sharing.audit import verify
 from werk.store import open_store
+from werk.store.base import AuditAppend
 from werk.store.duckdb import DuckDBStore, database_path
 
 T0 = ns("2026-02-02T00:00:00")
@@ -130,3 +132,73 @@ def test_latest_after_a_failed_write(tmp_path: Path, monkeypatch: pytest.MonkeyP
         reopened.close()
     finally:
         store.close()
+
+
+def loaded(store: DuckDBStore) -> dict[int, int] | None:
+    """The block versions the store's file keeps in memory (None: not read yet)."""
+    return store._db.versions
+
+
+def test_a_process_that_only_reads_loads_block_versions_once(tmp_path: Path) -> None:
+    """A reading process keeps the committed block versions (no query per read), and a read
+    while a write is open still answers from the committed state."""
+    url = f"duckdb:///{tmp_path / 'werk.duckdb'}"
+    writer = open_store(url)
+    writer.write("a", sample_table([(M1, "temp", T0, 1.0, 0)]))
+    writer.close()
+    store = DuckDBStore(url)
+    try:
+        assert loaded(store) is None
+        assert store.latest().column("value").to_pylist() == [1.0]
+        assert loaded(store) is not None
+        store.write("b", sample_table([(M1, "temp", T0 + 1, 2.0, 0)]))
+        store.merge_latest()
+        assert store.latest().column("value").to_pylist() == [2.0]
+        store._db.versions = None  # as after a failed write
+        with store._db.write_lock:  # a write is open: the read may not load the map now
+            assert store.latest().column("value").to_pylist() == [2.0]
+            assert loaded(store) is None
+        assert store.latest().column("value").to_pylist() == [2.0]
+        assert loaded(store) is not None
+    finally:
+        store.close()
+
+
+def test_the_audit_chain_head_is_kept_across_stores_and_failed_appends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit head DuckDB keeps in memory stays exact: appends from two stores on the file,
+    a failed append, a reopened file; every row is inserted, few or many at once."""
+    url = f"duckdb:///{tmp_path / 'werk.duckdb'}"
+    first, second = open_store(url), open_store(url)
+    assert isinstance(first, DuckDBStore)
+
+    def records(n: int, tag: str) -> list[AuditAppend]:
+        return [AuditAppend(dt(T0), f"p-{tag}", "acme", None, f'{{"n": {i}}}') for i in range(n)]
+
+    try:
+        assert first.append_audit(records(1, "a")) == 1
+        assert second.append_audit(records(3, "b")) == 4
+        assert first.append_audit(records(50, "c")) == 54  # more than one VALUES list holds
+
+        def fail(*_: object) -> None:
+            raise StoreUnavailable("boom")
+
+        monkeypatch.setattr(DuckDBStore, "_execute", fail)
+        with pytest.raises(StoreUnavailable):
+            second.append_audit(records(2, "d"))
+        monkeypatch.undo()
+        assert first._db.audit_head is None  # what the failed transaction wrote is unknown
+        assert second.append_audit(records(2, "e")) == 56
+    finally:
+        first.close()
+        second.close()
+    reopened = open_store(url)
+    try:
+        assert reopened.append_audit(records(1, "f")) == 57
+        entries = reopened.audit_entries(limit=100)
+        assert [e.seq for e in entries] == list(range(1, 58))
+        assert [e.participant for e in entries].count("p-d") == 0
+        assert verify(reopened).ok
+    finally:
+        reopened.close()

@@ -1245,14 +1245,12 @@ class SqlStore(ABC, Generic[C]):
         with self._writing() as c:
             if self.dialect == "postgres":
                 self._execute(c, sql.AUDIT_LOCK)
-            head = self._rows(c, self._q(sql.AUDIT_HEAD))
-            seq, prev = (int(head[0][0]), str(head[0][1])) if head else (0, GENESIS)
+            seq, prev = self._audit_head(c)
+            rows: list[sql.AuditRow] = []
             for record in records:
                 seq += 1
                 digest = chain_hash(prev, seq, record.body)
-                self._execute(
-                    c,
-                    self._q(sql.AUDIT_ADD),
+                rows.append(
                     (
                         seq,
                         to_ns(record.ts),
@@ -1262,12 +1260,24 @@ class SqlStore(ABC, Generic[C]):
                         record.body,
                         prev,
                         digest,
-                    ),
+                    )
                 )
                 prev = digest
-            if records:
+            if rows:
+                self._insert_audit(c, rows)
                 self._execute(c, self._q(sql.AUDIT_LENGTH_SET), (seq,))
         return seq
+
+    def _audit_head(self, c: C) -> tuple[int, str]:
+        """Return (seq, hash) of the newest audit record ((0, GENESIS) for none); the caller
+        holds the audit lock."""
+        head = self._rows(c, self._q(sql.AUDIT_HEAD))
+        return (int(head[0][0]), str(head[0][1])) if head else (0, GENESIS)
+
+    def _insert_audit(self, c: C, rows: list[sql.AuditRow]) -> None:
+        """Insert chained audit rows (columns of :data:`werk.store.sql.AUDIT_COLUMNS`)."""
+        for row in rows:
+            self._execute(c, self._q(sql.AUDIT_ADD), row)
 
     def audit_entries(
         self, *, after: int = 0, limit: int = 1000, participant: str | None = None

@@ -186,6 +186,8 @@ COUNTER_GET: Final = Sql.same("SELECT value FROM counters WHERE name = ?")
 
 # -- audit (werk.sharing) -------------------------------------------------------------------
 AUDIT_COLUMNS: Final = "seq, ts, participant, owner, agreement, body, prev_hash, hash"
+AuditRow = tuple[int, int, str, str, str | None, str, str, str]
+"""One row of :data:`AUDIT_COLUMNS`."""
 AUDIT_LOCK: Final = "LOCK TABLE audit_log IN EXCLUSIVE MODE"
 """PostgreSQL only: appends from several processes take turns (DuckDB has one writer)."""
 AUDIT_HEAD: Final = Sql.same("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
