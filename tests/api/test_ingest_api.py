@@ -121,6 +121,11 @@ def test_query_routes(api: Api) -> None:
     )
     table = pa.ipc.open_stream(as_arrow.content).read_all()
     assert table.num_rows == 2
+    # path and signal travel dictionary-encoded, the rows are those of the JSON answer
+    coded = pa.dictionary(pa.int32(), pa.string())
+    assert (table.schema.field("path").type, table.schema.field("signal").type) == (coded, coded)
+    as_json = api.client.get("/api/v1/latest", headers=api.headers(), params={"path": "acme"})
+    assert table.column("path").to_pylist() == [r["path"] for r in as_json.json()["rows"]]
 
 
 def problem_of(response: object) -> dict[str, object]:

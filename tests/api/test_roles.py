@@ -166,6 +166,17 @@ def test_a_prefix_read_of_the_enterprise_is_narrowed_to_site_a(world: World) -> 
     # the admin's read of the same prefix holds both sites
     status, body = world.get("admin", "/latest", path="autowerk")
     assert {r["path"] for r in body["rows"]} == {BERLIN_PRESS, CHICAGO_PRESS}
+    # narrowed as Arrow too, where paths travel dictionary-encoded
+    r = world.client.get(
+        "/api/v1/latest",
+        params={"path": "autowerk"},
+        headers={
+            "Authorization": f"Bearer {world.keys['viewer-berlin']}",
+            "Accept": "application/vnd.apache.arrow.stream",
+        },
+    )
+    table = pa.ipc.open_stream(r.content).read_all()
+    assert table.column("path").to_pylist() == [BERLIN_PRESS]
 
 
 def test_kpis_of_the_enterprise_cover_only_the_visible_site(world: World) -> None:

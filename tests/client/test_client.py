@@ -44,6 +44,7 @@ def test_reads_arrive_as_arrow_and_convert_to_frames(werk: Client, live: Live) -
     latest = werk.latest(machine)
     assert latest.num_rows >= 3
     assert latest.schema.field("ts").type == pa.timestamp("ns", tz="UTC")
+    assert latest.schema.field("path").type == pa.dictionary(pa.int32(), pa.string())
     trend = werk.range(machine, live.start, live.end, bucket="1m")
     assert trend.num_rows > 1000
     assert to_polars(trend).height == trend.num_rows

@@ -21,6 +21,7 @@ from werk.samples import to_ns
 from werk.store import Agg, RetentionRule, Store, open_store
 from werk.store.buckets import bucket_edges
 from werk.store.schema import LATEST_VERSION
+from werk.store.tables import CODED_RAW_SCHEMA
 
 M1 = "acme/berlin/press/line-1/m1"
 M2 = "acme/berlin/press/line-1/m2"
@@ -268,6 +269,26 @@ def test_latest_filters_signals_and_many_series(store: Store) -> None:
         )
     }
     assert by_key[("acme/p/a/l/m17", "s4")] == 174.0
+
+
+@pytest.mark.parametrize(
+    ("prefix", "signals"),
+    [(None, None), ("acme/p/a/l/m17", None), ("acme", ["s3", "s7"]), ("acme/p/a/l/m2", ["s0"])],
+)
+def test_latest_dictionary_encoded_holds_the_same_rows(
+    store: Store, prefix: str | None, signals: list[str] | None
+) -> None:
+    rows = [(f"acme/p/a/l/m{i // 10}", f"s{i % 10}", T0 + i, float(i), 0) for i in range(300)]
+    store.write("k", sample_table(rows))
+    plain = store.latest(prefix, signals)
+    coded = store.latest(prefix, signals, dictionary=True)
+    assert coded.schema == CODED_RAW_SCHEMA
+    assert coded.num_rows == plain.num_rows > 0
+    assert coded.to_pylist() == plain.to_pylist()
+    for name in ("path", "signal"):  # the dictionaries hold the names used, no others
+        used = set(column(plain, name))
+        assert sorted(coded.column(name).combine_chunks().dictionary.to_pylist()) == sorted(used)
+    assert store.latest("nothing", dictionary=True).schema == CODED_RAW_SCHEMA
 
 
 # -- range: raw and aggregates -----------------------------------------------------------------

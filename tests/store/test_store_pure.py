@@ -17,7 +17,7 @@ from werk.store.latest import BLOCK, EMPTY, BlockCache, Blocks, Pending, blocks_
 from werk.store.layouts import LayoutMemo
 from werk.store.resample import twa
 from werk.store.retention import NO_CUTOFF, cutoffs, ordered
-from werk.store.series import SeriesIndex
+from werk.store.series import SeriesIndex, under
 
 # -- latest blocks -----------------------------------------------------------------------------
 
@@ -304,6 +304,20 @@ def test_series_index_names_and_repeated_layouts() -> None:
     index.add(np.array([99], dtype=np.int64), pa.array(["acme/p/a/l/m1"]), pa.array(["s9"]))
     assert len(index.select("acme/p/a/l/m1")) == 4
     assert index.names_of(index.select("acme/p/a/l/m1"))[1].to_pylist() == ["s0", "s1", "s2", "s9"]
+    # Dictionary-encoded: the same names, dictionaries holding only the names used.
+    for selection in (
+        whole,
+        some,
+        index.select("acme/p/a/l/m1"),
+        index.select("acme/p/a/l/m2", ["s0"]),
+        index.select("nothing"),
+    ):
+        plain = index.names_of(selection)
+        coded = index.names_of(selection, dictionary=True)
+        for names, codes in zip(plain, coded, strict=True):
+            assert codes.type == pa.dictionary(pa.int32(), pa.string())
+            assert codes.to_pylist() == names.to_pylist()
+            assert sorted(codes.dictionary.to_pylist()) == sorted(set(names.to_pylist()))
     # A layout resolved before answers from memory; an equal copy of it too, a changed one not.
     first = index.resolve(paths, signals)
     again = index.resolve(pa.array(paths.to_pylist()), pa.array(signals.to_pylist()))
@@ -354,3 +368,17 @@ def test_retention_cutoffs_most_specific_wins() -> None:
         NO_CUTOFF,
         to_ns(now) - 10 * day,
     ]
+
+
+def test_under_reads_plain_dictionary_and_chunked_paths() -> None:
+    paths = ["a/b", "a/b/c", "a/bc", "z", "a/b"]
+    plain = pa.array(paths)
+    for column in (
+        plain,
+        plain.dictionary_encode(),
+        pa.chunked_array(
+            [plain.slice(0, 2).dictionary_encode(), plain.slice(2).dictionary_encode()]
+        ),
+    ):
+        assert under(column, "a/b").to_pylist() == [True, True, False, False, True]
+        assert under(column, "").to_pylist() == [True] * 5

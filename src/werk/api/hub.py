@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from werk.errors import InvalidInput
 from werk.ingest.decode import decode, decompress, media_type
 from werk.samples import UTC_NS
+from werk.store.series import normalise_prefix, under
 
 log = logging.getLogger("werk.api.hub")
 
@@ -41,14 +42,6 @@ class Message:
 
     kind: str
     rows: pa.Table
-
-
-def _under(column: pa.ChunkedArray, prefix: str) -> pa.ChunkedArray:
-    if not prefix:
-        return pc.is_valid(column)
-    return pc.or_(
-        pc.equal(column, prefix), pc.starts_with(column, pattern=prefix.rstrip("/") + "/")
-    )
 
 
 def newest_per_series(samples: pa.Table) -> pa.Table:
@@ -117,7 +110,7 @@ class Subscription:
         """Return the messages of one batch that concern this subscriber."""
         out: list[Message] = []
         if samples is not None and samples.num_rows:
-            mask = _under(samples.column("path"), self.prefix)
+            mask = under(samples.column("path"), normalise_prefix(self.prefix))
             if self.signals is not None:
                 mask = pc.and_(
                     mask, pc.is_in(samples.column("signal"), pa.array(sorted(self.signals)))
@@ -126,7 +119,7 @@ class Subscription:
             if mine.num_rows:
                 out.append(Message("sample", mine))
         if events is not None and events.num_rows:
-            mine = events.filter(_under(events.column("path"), self.prefix))
+            mine = events.filter(under(events.column("path"), normalise_prefix(self.prefix)))
             if mine.num_rows:
                 out.append(Message("event", mine))
         return out

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from werk.errors import Forbidden, NotFound
 from werk.sharing.principal import Principal, Role, covers
+from werk.store.series import normalise_prefix, under
 
 
 class ReadKind(StrEnum):
@@ -159,9 +160,7 @@ class Scope:
             paths = table.column("path")
             keep = None
             for prefix in self.paths:
-                one = pc.or_(
-                    pc.equal(paths, prefix), pc.starts_with(paths, pattern=prefix.rstrip("/") + "/")
-                )
+                one = under(paths, normalise_prefix(prefix))
                 keep = one if keep is None else pc.or_(keep, one)
             if keep is None:
                 return table.slice(0, 0)

@@ -74,6 +74,7 @@ from werk.store.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE, Dialect
 from werk.store.series import SeriesIndex, normalise_prefix
 from werk.store.tables import (
     BUCKET_SCHEMA,
+    CODED_RAW_SCHEMA,
     RAW_SCHEMA,
     SERIES_SCHEMA,
     SampleColumns,
@@ -795,13 +796,20 @@ class SqlStore(ABC, Generic[C]):
         positions = self._series.select(prefix, signals, exact=exact)
         return Selection(positions, self._series.ids[positions])
 
-    def latest(self, prefix: str | None = None, signals: list[str] | None = None) -> pa.Table:
+    def latest(
+        self,
+        prefix: str | None = None,
+        signals: list[str] | None = None,
+        *,
+        dictionary: bool = False,
+    ) -> pa.Table:
         """Return the newest sample of each series under ``prefix`` from the latest blocks."""
+        schema = CODED_RAW_SCHEMA if dictionary else RAW_SCHEMA
         selection, blocks = self._latest_blocks(prefix, signals)
         if blocks is None:
-            return RAW_SCHEMA.empty_table()
+            return schema.empty_table()
         present, ts, value, quality = blocks.gather(selection.ids)
-        paths, names = self._series.names_of(selection.positions[present])
+        paths, names = self._series.names_of(selection.positions[present], dictionary=dictionary)
         return pa.Table.from_arrays(
             [
                 paths,
@@ -810,7 +818,7 @@ class SqlStore(ABC, Generic[C]):
                 pa.array(value[present], pa.float64()),
                 pa.array(quality[present], pa.uint8()),
             ],
-            schema=RAW_SCHEMA,
+            schema=schema,
         )
 
     def _latest_blocks(

@@ -24,8 +24,8 @@ counters          name → value: exact counters shared by every process (uses o
 audit_log         the sharing audit trail: seq, ts, participant, owner, agreement, body (JSON),
                   prev_hash, hash — append-only, each row chained to the one before
 latest_pending    committed batches whose newest samples are not yet merged into
-                  latest_blocks, with their ts range (PostgreSQL merges behind the write;
-                  DuckDB merges in the write and leaves it empty)
+                  latest_blocks, with their ts range (both stores merge behind the write;
+                  a process that dies leaves its rows for the next one to merge)
 ================  ============================================================================
 
 Timestamps are BIGINT nanoseconds since the epoch in both backends: the wire format is

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from werk.store.layouts import LayoutMemo, one_array
+from werk.store.tables import NAME_CODES
 
 Int64Array = npt.NDArray[np.int64]
 Hasher = Callable[[pa.Array, pa.Array], npt.NDArray[np.uint64]]
@@ -44,10 +45,17 @@ def normalise_prefix(prefix: str | None) -> str:
     return (prefix or "").strip().strip("/")
 
 
-def under(paths: pa.Array | pa.ChunkedArray, prefix: str) -> pa.Array:
-    """Return a boolean mask: path equals ``prefix`` or lies below it (segment-wise)."""
+def under(paths: pa.Array | pa.ChunkedArray, prefix: str) -> pa.Array | pa.ChunkedArray:
+    """Return a boolean mask: path equals ``prefix`` or lies below it (segment-wise).
+
+    Dictionary-encoded paths are tested once per distinct path.
+    """
     if not prefix:
         return pa.array(np.ones(len(paths), dtype=bool))
+    if isinstance(paths, pa.ChunkedArray):
+        return pa.chunked_array([under(chunk, prefix) for chunk in paths.chunks], pa.bool_())
+    if pa.types.is_dictionary(paths.type):
+        return under(paths.dictionary, prefix).take(paths.indices)
     return pc.or_(pc.equal(paths, prefix), pc.starts_with(paths, prefix + "/"))
 
 
@@ -94,6 +102,70 @@ class _HashTable:
             slot[pending] = (slot[pending] + 1) & self.mask
 
 
+def _encoded(names: pa.Array) -> pa.Array:
+    """Return ``names`` as a ``dictionary<int32, string>`` array."""
+    return pc.dictionary_encode(names).cast(NAME_CODES)
+
+
+def _used(codes: npt.NDArray[np.int32], names: pa.Array) -> pa.DictionaryArray:
+    """Return ``codes`` into ``names`` as a dictionary array holding only the names used."""
+    used = np.zeros(len(names), dtype=bool)
+    used[codes] = True
+    if not used.all():
+        keep = np.flatnonzero(used)
+        remap = np.cumsum(used, dtype=np.int32) - 1
+        codes, names = remap[codes], names.take(pa.array(keep))
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), names)
+
+
+class _SortedCodes:
+    """Paths and signals in (path, signal) order as codes, for dictionary arrays of any run.
+
+    Paths are sorted, so the distinct paths of a run are a run of the distinct paths: a slice of
+    codes less the run's first code indexes a slice of them, at no cost. Signals are coded
+    against all distinct signal names, of which a run keeps those it uses.
+    """
+
+    def __init__(
+        self,
+        path_codes: npt.NDArray[np.int32],
+        distinct_paths: pa.Array,
+        signal_codes: npt.NDArray[np.int32],
+        signal_names: pa.Array,
+    ) -> None:
+        self.path_codes = path_codes
+        self.distinct_paths = distinct_paths
+        self.signal_codes = signal_codes
+        self.signal_names = signal_names
+
+    @classmethod
+    def of(cls, paths: pa.Array, signals: pa.Array) -> _SortedCodes:
+        """Code ``paths`` (sorted) and ``signals``."""
+        n = len(paths)
+        starts = np.ones(n, dtype=bool)
+        if n > 1:
+            changed = pc.not_equal(paths.slice(1), paths.slice(0, n - 1))
+            starts[1:] = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
+        path_codes = (np.cumsum(starts, dtype=np.int32) - 1).astype(np.int32)
+        coded = pc.dictionary_encode(signals)
+        return cls(
+            path_codes,
+            paths.filter(pa.array(starts)),
+            np.asarray(coded.indices.to_numpy(zero_copy_only=False), dtype=np.int32),
+            coded.dictionary,
+        )
+
+    def slice(self, start: int, n: int) -> tuple[pa.Array, pa.Array]:
+        """Return dictionary-encoded paths and signals of sorted positions ``start:start+n``."""
+        codes = self.path_codes[start : start + n]
+        first = int(codes[0])
+        paths = pa.DictionaryArray.from_arrays(
+            pa.array(codes - first, pa.int32()),
+            self.distinct_paths.slice(first, int(codes[-1]) - first + 1),
+        )
+        return paths, _used(self.signal_codes[start : start + n], self.signal_names)
+
+
 class SeriesIndex:
     """The known series: ids, paths, signals, and a hash index over (path, signal).
 
@@ -114,6 +186,7 @@ class SeriesIndex:
         self._order: Int64Array | None = None
         self._rank: Int64Array | None = None
         self._sorted: tuple[pa.Array, pa.Array] | None = None
+        self._coded: _SortedCodes | None = None
         self._selections: dict[tuple[str, tuple[str, ...] | None, bool], Int64Array] = {}
         self._memo: LayoutMemo[Int64Array] = LayoutMemo()
         self.synced_id = 0
@@ -169,7 +242,7 @@ class SeriesIndex:
                 self._position = grown
             positions = np.arange(base, base + len(ids), dtype=np.int64)
             self._position[ids] = positions
-            self._order = self._rank = self._sorted = None
+            self._order = self._rank = self._sorted = self._coded = None
             self._selections = {}
             keys = self._hash(paths, signals)
             if 2 * len(self.ids) > len(self._table.keys):
@@ -249,12 +322,16 @@ class SeriesIndex:
                 )
             return self._order
 
-    def names_of(self, positions: Int64Array) -> tuple[pa.Array, pa.Array]:
-        """Return the paths and signals of the series at ``positions``.
+    def names_of(
+        self, positions: Int64Array, *, dictionary: bool = False
+    ) -> tuple[pa.Array, pa.Array]:
+        """Return the paths and signals of the series at ``positions``; with ``dictionary`` as
+        ``dictionary<int32, string>`` arrays whose dictionaries hold only the names used.
 
         A selection of a whole subtree is one run of the (path, signal) order: it is sliced out
         of a sorted copy of the names, kept until the next series is added, instead of gathering
-        100k strings on every call.
+        100k strings on every call. Dictionary-encoded, such a run is sliced out of codes kept
+        the same way: the 100k series of a fleet repeat 10k paths and a few signal names.
         """
         with self._lock:
             order = self.order()
@@ -268,9 +345,16 @@ class SeriesIndex:
                 start = int(self._rank[int(positions[0])])
                 if start + n <= len(order) and np.array_equal(order[start : start + n], positions):
                     paths, signals = self._sorted
-                    return paths.slice(start, n), signals.slice(start, n)
+                    if not dictionary:
+                        return paths.slice(start, n), signals.slice(start, n)
+                    if self._coded is None:
+                        self._coded = _SortedCodes.of(paths, signals)
+                    return self._coded.slice(start, n)
             at = pa.array(np.asarray(positions, dtype=np.int64))
-            return self.paths.take(at), self.signals.take(at)
+            paths, signals = self.paths.take(at), self.signals.take(at)
+            if dictionary:
+                return _encoded(paths), _encoded(signals)
+            return paths, signals
 
     def select(
         self, prefix: str | None, signals: list[str] | None = None, *, exact: bool = False

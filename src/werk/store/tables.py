@@ -39,6 +39,15 @@ RAW_SCHEMA: Final = pa.schema(
     ]
 )
 """Raw range reads and ``latest()``."""
+NAME_CODES: Final = pa.dictionary(pa.int32(), pa.string())
+"""Type of dictionary-encoded paths and signals."""
+CODED_RAW_SCHEMA: Final = pa.schema(
+    [
+        pa.field(f.name, NAME_CODES, nullable=False) if f.name in ("path", "signal") else f
+        for f in RAW_SCHEMA
+    ]
+)
+"""``latest(dictionary=True)``: path and signal dictionary-encoded."""
 BUCKET_SCHEMA: Final = pa.schema(
     [
         pa.field("path", pa.string(), nullable=False),

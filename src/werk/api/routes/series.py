@@ -135,7 +135,9 @@ async def latest(
     arrow = wants_arrow(request)
 
     def answer() -> Answer:
-        table = scoped_read(scope, the_path, names, lambda p, s: store.latest(p or None, s))
+        table = scoped_read(
+            scope, the_path, names, lambda p, s: store.latest(p or None, s, dictionary=arrow)
+        )
         return encoded(table, arrow)
 
     key = ("latest", the_path, tuple(names) if names else None, scope, arrow)
