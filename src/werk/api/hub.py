@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from werk.errors import InvalidInput
 from werk.ingest.decode import decode, decompress, media_type
 from werk.samples import UTC_NS
-from werk.store.series import normalise_prefix, under
+from werk.store.series import under
 
 log = logging.getLogger("werk.api.hub")
 
@@ -110,7 +110,7 @@ class Subscription:
         """Return the messages of one batch that concern this subscriber."""
         out: list[Message] = []
         if samples is not None and samples.num_rows:
-            mask = under(samples.column("path"), normalise_prefix(self.prefix))
+            mask = under(samples.column("path"), self.prefix)
             if self.signals is not None:
                 mask = pc.and_(
                     mask, pc.is_in(samples.column("signal"), pa.array(sorted(self.signals)))
@@ -119,7 +119,7 @@ class Subscription:
             if mine.num_rows:
                 out.append(Message("sample", mine))
         if events is not None and events.num_rows:
-            mine = events.filter(under(events.column("path"), normalise_prefix(self.prefix)))
+            mine = events.filter(under(events.column("path"), self.prefix))
             if mine.num_rows:
                 out.append(Message("event", mine))
         return out

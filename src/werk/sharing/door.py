@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from werk.errors import Forbidden, NotFound
 from werk.sharing.principal import Principal, Role, covers
-from werk.store.series import normalise_prefix, under
+from werk.store.series import under
 
 
 class ReadKind(StrEnum):
@@ -160,7 +160,7 @@ class Scope:
             paths = table.column("path")
             keep = None
             for prefix in self.paths:
-                one = under(paths, normalise_prefix(prefix))
+                one = under(paths, prefix)
                 keep = one if keep is None else pc.or_(keep, one)
             if keep is None:
                 return table.slice(0, 0)

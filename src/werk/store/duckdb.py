@@ -81,6 +81,11 @@ class _Database:
     """The audit head the open transaction wrote, applied to ``audit_head`` on commit."""
     series_loaded: bool = False
     """Whether the registry has been read: every later series is registered in this process."""
+    behind: Pending = field(default_factory=Pending)
+    """Newest samples of committed batches not yet merged into the latest blocks."""
+    merging: threading.Lock = field(default_factory=threading.Lock)
+    recovered: bool = False
+    """Whether what a process that died left in ``latest_pending`` has been merged."""
 
     def begin(self) -> None:
         """A write transaction starts (under ``write_lock``)."""
@@ -94,39 +99,38 @@ class _Database:
         if self.audit_written is not None:
             self.audit_head = self.audit_written
 
+    def committed_versions(self, c: duckdb.DuckDBPyConnection) -> dict[int, int]:
+        """Return the committed block versions, read with ``c`` the first time (the caller holds
+        ``write_lock``, so no other write is open)."""
+        if self.versions is None:
+            self.versions = {
+                int(b): int(v)
+                for b, v in c.execute("SELECT block, version FROM latest_blocks").fetchall()
+            }
+        return self.versions
+
     def failed(self) -> None:
         """The write transaction failed: what it wrote to latest_blocks and audit_log is unknown
         now, so both are read again."""
         self.versions = None
         self.audit_head = None
 
-    behind: Pending = field(default_factory=Pending)
-    """Newest samples of committed batches not yet merged into the latest blocks."""
-    merging: threading.Lock = field(default_factory=threading.Lock)
-    recovered: bool = False
-    """Whether what a process that died left in ``latest_pending`` has been merged."""
 
-
-_AUDIT_TYPES: Final = (
-    pa.int64(),
-    pa.int64(),
-    pa.string(),
-    pa.string(),
-    pa.string(),
-    pa.string(),
-    pa.string(),
-    pa.string(),
+_AUDIT_SCHEMA: Final = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("ts", pa.int64()),
+        ("participant", pa.string()),
+        ("owner", pa.string()),
+        ("agreement", pa.string()),
+        ("body", pa.string()),
+        ("prev_hash", pa.string()),
+        ("hash", pa.string()),
+    ]
 )
-"""Arrow types of :data:`werk.store.sql.AUDIT_COLUMNS`, in order."""
+"""The columns of :data:`werk.store.sql.AUDIT_COLUMNS`, in order, with their Arrow types."""
 _AUDIT_VALUES_ROWS: Final = 8
 """Up to this many audit rows are inserted as one VALUES list, more as an Arrow table."""
-
-
-def _all_versions(c: duckdb.DuckDBPyConnection) -> dict[int, int]:
-    """Return the version of every latest block row (committed, as ``c`` sees it)."""
-    return {
-        int(b): int(v) for b, v in c.execute("SELECT block, version FROM latest_blocks").fetchall()
-    }
 
 
 _OPEN: dict[str, _Database] = {}
@@ -403,10 +407,12 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 [v for row in rows for v in row],
             )
         else:
-            names = sql.AUDIT_COLUMNS.split(", ")
-            table = pa.table(
-                [pa.array([row[i] for row in rows], kind) for i, kind in enumerate(_AUDIT_TYPES)],
-                names=names,
+            table = pa.Table.from_arrays(
+                [
+                    pa.array(column, f.type)
+                    for column, f in zip(zip(*rows, strict=True), _AUDIT_SCHEMA, strict=True)
+                ],
+                schema=_AUDIT_SCHEMA,
             )
             with self._registered(c, audit_rows=table):
                 c.execute(f"INSERT INTO audit_log ({sql.AUDIT_COLUMNS}) SELECT * FROM audit_rows")
@@ -419,9 +425,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
         if for_update:
             # Inside the writer's transaction: the committed map plus what it wrote so far.
             db = self._db
-            if db.versions is None:
-                db.versions = _all_versions(c)
-            known = db.versions
+            known = db.committed_versions(c)
             written = db.written
             found = []
             for b in block_ids:
@@ -434,9 +438,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
             # No write is open while the lock is held: read the committed map once (a process
             # that has only read so far paid a 3 ms join on every read before).
             try:
-                if self._db.versions is None:
-                    self._db.versions = _all_versions(c)
-                committed = self._db.versions
+                committed = self._db.committed_versions(c)
             finally:
                 self._db.write_lock.release()
         if committed is not None:

@@ -138,6 +138,16 @@ def _week_span(batch: SampleColumns) -> tuple[int, int]:
     return (batch.lo - MONDAY_NS) // WEEK_NS, (batch.hi - MONDAY_NS) // WEEK_NS
 
 
+def _week_counts(batch: SampleColumns) -> dict[int, int]:
+    """Return the samples of the batch per week it falls in (no division per row when the
+    batch lies in one week, as nearly all do)."""
+    lo, hi = _week_span(batch)
+    if lo == hi:
+        return {lo: len(batch)}
+    weeks, counts = np.unique(week_of(batch.ts), return_counts=True)
+    return dict(zip(weeks.tolist(), counts.tolist(), strict=True))
+
+
 @functools.lru_cache(maxsize=1024)
 def partition_name(week: int) -> str:
     """Return the name of the partition of week ``week``."""
@@ -451,9 +461,7 @@ class PostgresStore(SqlStore[Connection]):
 
     # -- partitions --------------------------------------------------------------------------
     def _prepare_write(self, batch: SampleColumns) -> None:
-        lo, hi = _week_span(batch)
-        weeks = {lo} if lo == hi else {int(w) for w in np.unique(week_of(batch.ts))}
-        missing = weeks - self._partitions
+        missing = set(_week_counts(batch)) - self._partitions
         if not missing:
             return
         with self._writing() as c:
@@ -631,13 +639,8 @@ class PostgresStore(SqlStore[Connection]):
 
     # -- latest merged behind the writes -----------------------------------------------------
     def _written(self, batch_key: str, series_ids: Int64Array, batch: SampleColumns) -> None:
-        lo, hi = _week_span(batch)
-        if lo == hi:
-            self._grew(partition_name(lo), len(batch))
-        else:
-            weeks, counts = np.unique(week_of(batch.ts), return_counts=True)
-            for week, count in zip(weeks.tolist(), counts.tolist(), strict=True):
-                self._grew(partition_name(week), count)
+        for week, count in _week_counts(batch).items():
+            self._grew(partition_name(week), count)
         super()._written(batch_key, series_ids, batch)
 
     def _merger_period(self) -> float | None:

@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from werk.store.layouts import LayoutMemo, one_array
-from werk.store.tables import NAME_CODES
 
 Int64Array = npt.NDArray[np.int64]
 Hasher = Callable[[pa.Array, pa.Array], npt.NDArray[np.uint64]]
@@ -46,10 +45,12 @@ def normalise_prefix(prefix: str | None) -> str:
 
 
 def under(paths: pa.Array | pa.ChunkedArray, prefix: str) -> pa.Array | pa.ChunkedArray:
-    """Return a boolean mask: path equals ``prefix`` or lies below it (segment-wise).
+    """Return a boolean mask: path equals ``prefix`` or lies below it (segment-wise; the prefix
+    is normalised first, '' is everything).
 
     Dictionary-encoded paths are tested once per distinct path.
     """
+    prefix = normalise_prefix(prefix)
     if not prefix:
         return pa.array(np.ones(len(paths), dtype=bool))
     if isinstance(paths, pa.ChunkedArray):
@@ -104,7 +105,7 @@ class _HashTable:
 
 def _encoded(names: pa.Array) -> pa.Array:
     """Return ``names`` as a ``dictionary<int32, string>`` array."""
-    return pc.dictionary_encode(names).cast(NAME_CODES)
+    return pc.dictionary_encode(names)  # int32 indices: NAME_CODES
 
 
 def _used(codes: npt.NDArray[np.int32], names: pa.Array) -> pa.DictionaryArray:
@@ -146,7 +147,7 @@ class _SortedCodes:
         if n > 1:
             changed = pc.not_equal(paths.slice(1), paths.slice(0, n - 1))
             starts[1:] = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
-        path_codes = (np.cumsum(starts, dtype=np.int32) - 1).astype(np.int32)
+        path_codes = np.cumsum(starts, dtype=np.int32) - 1
         coded = pc.dictionary_encode(signals)
         return cls(
             path_codes,
