@@ -95,12 +95,15 @@ EOF
 }
 
 # An instance can answer /ping and still be unable to write: its directory was deleted under
-# it (a removed checkout, a cleaned .werk). Creating a database tells.
+# it (a removed checkout, a cleaned .werk). Creating a database tells, if the name is new: one
+# that exists already is a no-op that touches no file.
 writable() {
-  local out
+  local out name="werk_probe_$$_$RANDOM"
   out=$(curl -fs --max-time 5 -XPOST "http://127.0.0.1:$port/query" \
-    --data-urlencode "q=CREATE DATABASE werk_probe") || return 1
-  [[ "$out" != *'"error"'* ]]
+    --data-urlencode "q=CREATE DATABASE $name") || return 1
+  [[ "$out" != *'"error"'* ]] || return 1
+  curl -fs -o /dev/null --max-time 5 -XPOST "http://127.0.0.1:$port/query" \
+    --data-urlencode "q=DROP DATABASE $name" || true
 }
 
 # Stop whatever influxd listens on the port (one started from another checkout included).
