@@ -247,6 +247,7 @@ def test_a_grown_partition_is_analysed_by_the_merger(pg_url: str) -> None:
         first = _last_analyze(pg_url, week)
         assert first is not None, "the merger did not analyse the grown partition"
         assert _indexes(pg_url, week) == [f"{week}_ts"]  # a closed week: BRIN on ts
+        assert _ts_bounds(pg_url, week) == 101  # and statistics from a full sample
         # 25,000 more onto 30,000: not yet twice the size; new pages past the summarised ranges
         more = [(M1, "t", monday + DAY + k * SECOND, 1.0, 0) for k in range(25_000)]
         store.write("more", sample_table(more))
@@ -266,11 +267,23 @@ def _indexes(url: str, table: str) -> list[str]:
         return [str(r[0]) for r in rows.fetchall()]
 
 
+def _ts_bounds(url: str, table: str) -> int | None:
+    """Bounds of the ``ts`` histogram in ``table``'s statistics: statistics target + 1 at most."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT array_length(histogram_bounds::text::bigint[], 1) FROM pg_stats"
+            " WHERE tablename = %s AND attname = 'ts'",
+            (table,),
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def test_the_week_being_written_gets_no_index(pg: PostgresStore, pg_url: str) -> None:
-    """Only weeks that have ended get the BRIN index: the current one is written at full speed."""
+    """Only weeks that have ended get the BRIN index: the current one is written at full speed.
+    Its statistics come from a small sample (all the planner needs of it is its size)."""
     pg.analyze_after_rows = 1_000
     now = time.time_ns()
-    rows = [(M1, "v", now - k * SECOND, 1.0, 0) for k in range(1_500)]
+    rows = [(M1, "v", now - k * SECOND, 1.0, 0) for k in range(3_000)]
     pg.write("now", sample_table(rows))
     weeks = {partition_name(int(w)) for w in week_of(np.array([r[2] for r in rows]))}
     pg.analyze_grown()  # (or the merger did, by now or soon)
@@ -281,6 +294,24 @@ def test_the_week_being_written_gets_no_index(pg: PostgresStore, pg_url: str) ->
     pg.index_closed()
     for week in weeks:  # ended less than INDEX_CLOSED_AFTER_S ago, if at all
         assert _indexes(pg_url, week) == []
+        bounds = _ts_bounds(pg_url, week)
+        assert bounds is not None
+        assert bounds <= pgstore.GROWING_STATISTICS + 1
+
+
+def test_a_week_that_ended_gets_full_statistics_with_its_index(
+    pg: PostgresStore, pg_url: str
+) -> None:
+    """A week written while it ran (statistics from a small sample, or none yet) is analysed
+    in full when it gets its index."""
+    pg.analyze_after_rows = 10**9  # nothing analysed while writing
+    monday = ns("2026-03-30T00:00:00")
+    week = partition_name(int(week_of(np.array([monday]))[0]))
+    pg.write("w", sample_table([(M1, "v", monday + k * SECOND, 1.0, 0) for k in range(3_000)]))
+    assert _ts_bounds(pg_url, week) is None
+    assert week in pg.index_closed()
+    assert _indexes(pg_url, week) == [f"{week}_ts"]
+    assert _ts_bounds(pg_url, week) == 101
 
 
 def test_statistics_skip_a_partition_retention_dropped(pg: PostgresStore, pg_url: str) -> None:
