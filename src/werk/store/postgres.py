@@ -735,13 +735,16 @@ class PostgresStore(SqlStore[Connection]):
             self._analysed[table] += grown
             done.append(table)
         if done:
-            self.index_closed(done)
+            self.index_closed(done, analysed=True)
         return done
 
-    def index_closed(self, tables: Sequence[str] | None = None) -> list[str]:
+    def index_closed(
+        self, tables: Sequence[str] | None = None, *, analysed: bool = False
+    ) -> list[str]:
         """Give the partitions (``tables``, or all) whose week ended over
-        ``INDEX_CLOSED_AFTER_S`` ago a BRIN index on ``ts`` if they have none; return those that
-        got one. The merger thread calls this by itself."""
+        ``INDEX_CLOSED_AFTER_S`` ago a BRIN index on ``ts`` if they have none, and full
+        statistics unless ``analysed`` (they were just analysed in full); return those that got
+        an index. The merger thread calls this by itself."""
         with self._reading() as c:
             rows = c.execute(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -762,8 +765,8 @@ class PostgresStore(SqlStore[Connection]):
                         f"CREATE INDEX IF NOT EXISTS {name}_ts ON {name} USING brin (ts)"
                         " WITH (autosummarize = on)"
                     )
-                    if tables is None:  # (the weeks analyze_grown names, it analysed in full)
-                        c.execute(f"ANALYZE {name}")  # full statistics, now that it has ended
+                    if not analysed:  # its statistics so far came from small samples
+                        c.execute(f"ANALYZE {name}")
             except StoreError as exc:  # dropped meanwhile, or another process was quicker
                 log.debug("no ts index on %s: %s", name, exc)
                 continue
