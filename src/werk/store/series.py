@@ -148,7 +148,7 @@ class _SortedCodes:
             changed = pc.not_equal(paths.slice(1), paths.slice(0, n - 1))
             starts[1:] = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
         path_codes = np.cumsum(starts, dtype=np.int32) - 1
-        coded = pc.dictionary_encode(signals)
+        coded = _encoded(signals)
         return cls(
             path_codes,
             paths.filter(pa.array(starts)),
